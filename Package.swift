@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are pinned to the versions the build machines mirror (see docs/decisions.md).
+let package = Package(
+    name: "beamsync",
+    products: [
+        .executable(name: "beamsync", targets: ["beamsync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "BeamsyncModel",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "BeamsyncCLI",
+            dependencies: [
+                "BeamsyncModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
+        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncCLI"]),
+        .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
+        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel"]),
+    ]
+)

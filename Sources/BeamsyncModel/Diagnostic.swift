@@ -1,0 +1,121 @@
+/// A position in a source file. Lines and columns start at 1; columns count Unicode scalars,
+/// which is what editors and libyaml report.
+public struct SourceLocation: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+
+    public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
+        (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
+    }
+}
+
+/// Machine-readable kinds of problem, stable across releases (they appear in `--format json`).
+public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
+    case yamlSyntax = "yaml_syntax"
+    case invalidEncoding = "invalid_encoding"
+    case fileTooLarge = "file_too_large"
+    case documentTooComplex = "document_too_complex"
+    case duplicateKey = "duplicate_key"
+    case multipleDocuments = "multiple_documents"
+    case emptyDocument = "empty_document"
+    case unknownField = "unknown_field"
+    case missingField = "missing_field"
+    case wrongType = "wrong_type"
+    case invalidValue = "invalid_value"
+    case outOfRange = "out_of_range"
+    case inlineSecret = "inline_secret"
+    case unknownKind = "unknown_kind"
+    case kindMismatch = "kind_mismatch"
+    case legacyAPIVersion = "legacy_api_version"
+    case duplicateName = "duplicate_name"
+    case multipleDefaults = "multiple_defaults"
+    case unresolvedReference = "unresolved_reference"
+    case scopeViolation = "scope_violation"
+    case unsafePath = "unsafe_path"
+    case insecureSetting = "insecure_setting"
+    case readFailure = "read_failure"
+}
+
+public enum Severity: String, Sendable, Codable {
+    case error
+    case warning
+}
+
+/// One problem found in the desired state, phrased so a person can fix it without reading code:
+/// where (`location`, `path`), what is wrong or expected (`message`) and what to do (`hint`).
+public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var severity: Severity
+    public var code: DiagnosticCode
+    /// Where the problem is; nil only when no file is involved.
+    public var location: SourceLocation?
+    /// Dotted field path inside the document, e.g. `deployment.ssh_port`; empty for the whole document.
+    public var path: String
+    public var message: String
+    public var hint: String?
+    /// Other places that take part in the problem (the second default, the first definition, ...).
+    public var related: [SourceLocation]
+
+    public init(
+        _ severity: Severity = .error,
+        code: DiagnosticCode,
+        location: SourceLocation?,
+        path: String,
+        message: String,
+        hint: String? = nil,
+        related: [SourceLocation] = []
+    ) {
+        self.severity = severity
+        self.code = code
+        self.location = location
+        self.path = path
+        self.message = message
+        self.hint = hint
+        self.related = related
+    }
+
+    /// `file:line:col: error: path: message (hint: ...)` — the compiler-style line editors understand.
+    public var description: String {
+        var text = ""
+        if let location { text += "\(location): " }
+        text += "\(severity.rawValue): "
+        if !path.isEmpty { text += "\(path): " }
+        text += message
+        if let hint { text += " (hint: \(hint))" }
+        for other in related { text += "\n  see also \(other)" }
+        return text
+    }
+}
+
+extension Array where Element == Diagnostic {
+    public var errors: [Diagnostic] { filter { $0.severity == .error } }
+    public var warnings: [Diagnostic] { filter { $0.severity == .warning } }
+    public var hasErrors: Bool { contains { $0.severity == .error } }
+
+    /// Sorted by file, line and column; diagnostics without a location come last.
+    public func sortedByLocation() -> [Diagnostic] {
+        enumerated().sorted { a, b in
+            switch (a.element.location, b.element.location) {
+            case let (l?, r?): return l == r ? a.offset < b.offset : l < r
+            case (.some, .none): return true
+            case (.none, .some): return false
+            case (.none, .none): return a.offset < b.offset
+            }
+        }.map(\.element)
+    }
+}
+
+/// Errors thrown across module boundaries carry the diagnostics that caused them.
+public struct ValidationFailure: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,3 @@
+import BeamsyncCLI
+
+BeamsyncCommand.main()
