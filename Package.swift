@@ -16,6 +16,16 @@ let package = Package(
             name: "BeamsyncModel",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            path: "Sources/CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "BeamsyncStore",
+            dependencies: ["BeamsyncModel", "CPostgres"]
+        ),
         .target(
             name: "BeamsyncCLI",
             dependencies: [
@@ -26,6 +36,7 @@ let package = Package(
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
         .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncCLI"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
+        .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel"]),
     ]
 )

@@ -1,0 +1,1 @@
+// BeamsyncStore: PostgreSQL state (see docs).
