@@ -4,6 +4,7 @@ import PackageDescription
 // Dependencies are pinned to the versions the build machines mirror (see docs/decisions.md).
 let package = Package(
     name: "beamsync",
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "beamsync", targets: ["beamsync"]),
     ],

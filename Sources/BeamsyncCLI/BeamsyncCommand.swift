@@ -21,3 +21,21 @@ public enum BeamsyncVersion {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
+
+/// Entry point: parses the command line and runs sync or async subcommands.
+/// (Top-level `await BeamsyncCommand.main()` picks ArgumentParser's synchronous overload on Linux.)
+public enum BeamsyncMain {
+    public static func run(arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try BeamsyncCommand.parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            BeamsyncCommand.exit()
+        } catch {
+            BeamsyncCommand.exit(withError: error)
+        }
+    }
+}

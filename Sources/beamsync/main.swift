@@ -1,3 +1,3 @@
 import BeamsyncCLI
 
-BeamsyncCommand.main()
+await BeamsyncMain.run()

@@ -1,1 +1,0 @@
-// BeamsyncStore: PostgreSQL state (see docs).

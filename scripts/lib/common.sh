@@ -1,0 +1,27 @@
+# Shared helpers for beamsync's scripts. Sourced, not run.
+
+# Swift lives in /opt/swift on the build machines; make sure it is on PATH.
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+  export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs the Debian packages given, running apt only for those that are missing.
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Everything the build itself needs: pkg-config finds libpq's headers for the CPostgres module.
+BUILD_PACKAGES=(pkg-config libpq-dev git ca-certificates)
+# The real services and tools the tests use.
+TEST_PACKAGES=(postgresql python3 python3-jsonschema)

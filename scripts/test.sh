@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every beamsync test on a fresh Debian 12 machine: installs the system packages that are
+# missing, starts the real services the tests talk to on private ports, runs `swift test`, and
+# stops the services again (also on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+
+work="$(mktemp -d /tmp/beamsync-test.XXXXXX)"
+chmod 755 "$work"
+cleanup() {
+  local status=$?
+  bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+log "starting PostgreSQL on 127.0.0.1:${BEAMSYNC_TEST_PG_PORT:-55439}"
+export BEAMSYNC_TEST_DATABASE_URL="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_TEST_PG_PORT:-55439}" | tail -n 1)"
+# Tests that need a service fail instead of skipping when it is missing.
+export BEAMSYNC_REQUIRE_SERVICES=1
+export BEAMSYNC_PYTHON=/usr/bin/python3
+
+log "building"
+swift build --build-tests
+log "running tests"
+swift test --skip-build "$@"
