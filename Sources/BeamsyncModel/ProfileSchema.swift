@@ -41,6 +41,8 @@ public enum ProfileSchema {
     private static let nonBlank = "\\S"
     private static let absolutePath = "^/"
     private static let notRoot = "[^/]"
+    /// An optional `:port` in 1-65535.
+    private static let portPattern = "(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
 
     private static var translation: JSONValue {
         object("How the Translator Manager partitions the graph.", properties: [
@@ -48,7 +50,7 @@ public enum ProfileSchema {
                              "default": .string("metis"), "description": .string("Partitioning algorithm.")]),
             "num_par": int("Number of partitions (>= 1).", minimum: 1, defaultValue: 1),
             "num_islands": int("Number of data islands (>= 0).", minimum: 0, defaultValue: 0),
-            "tm_url": str("Translator Manager URL (absolute http or https).", pattern: "^[hH][tT][tT][pP][sS]?://[^\\s/@:?#]+(:[0-9]{1,5})?([/?#]\\S*)?$"),
+            "tm_url": str("Translator Manager URL (absolute http or https).", pattern: "^[hH][tT][tT][pP][sS]?://[^\\s/@:?#]+" + portPattern + "([/?#]\\S*)?$"),
         ])
     }
 
