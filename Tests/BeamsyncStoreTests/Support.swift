@@ -1,0 +1,40 @@
+import BeamsyncStore
+import Foundation
+
+/// The PostgreSQL server the integration tests use. The project's test script starts one with
+/// scripts/postgres.sh and exports BEAMSYNC_TEST_DATABASE_URL; without it the suites are skipped.
+enum TestDatabase {
+    static let url = ProcessInfo.processInfo.environment["BEAMSYNC_TEST_DATABASE_URL"]
+    static var isConfigured: Bool { url != nil }
+
+    /// Creates a fresh database, hands its name to `body`, then drops it (also on failure), so
+    /// tests running in parallel never see each other's tables.
+    static func withFreshDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
+        let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let admin = try await PGConnection.connect(conninfo: url!)
+        try await admin.execute("CREATE DATABASE \(name)")
+        do {
+            let value = try await body(name)
+            try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+            return value
+        } catch {
+            _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+            throw error
+        }
+    }
+
+    static func connect(_ database: String) async throws -> PGConnection {
+        try await PGConnection.connect(conninfo: url!, overrides: ["dbname": database])
+    }
+
+    /// A fresh database and one connection to it.
+    static func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        try await withFreshDatabase { name in
+            let conn = try await connect(name)
+            defer { _ = conn }
+            let value = try await body(conn)
+            await conn.close()
+            return value
+        }
+    }
+}
