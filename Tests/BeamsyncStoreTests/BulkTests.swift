@@ -1,0 +1,105 @@
+import BeamsyncStore
+import Foundation
+import Testing
+
+@Suite("COPY and pipeline mode", .enabled(if: TestDatabase.isConfigured))
+struct BulkTests {
+    @Test("COPY of 10,000 rows with tabs, newlines, backslashes and NULLs round-trips exactly")
+    func copyRoundTrip() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE TABLE bulk (id BIGINT PRIMARY KEY, body TEXT, flag BOOLEAN, doc JSONB)")
+            let tricky = ["a\tb", "line1\nline2", "back\\slash", "\\N", "\\.", "cr\r\nlf", "ünïcødé 🚀", "", "\\t literal"]
+            let rows: [[PGValue?]] = (0..<10_000).map { i in
+                let body: PGValue? = i % 10 == 9 ? nil : .text(tricky[i % tricky.count] + " #\(i)")
+                return [.int(i), body, i % 3 == 0 ? nil : .bool(i % 2 == 0), i % 5 == 0 ? .json(#"{"i": \#(i)}"#) : nil]
+            }
+            let copied = try await conn.copyIn(table: "bulk", columns: ["id", "body", "flag", "doc"], rows: rows)
+            #expect(copied == 10_000)
+
+            let back = try await conn.query("SELECT id, body, flag, doc->>'i' AS doc_i FROM bulk ORDER BY id").rows
+            #expect(back.count == 10_000)
+            for (i, row) in back.enumerated() {
+                let expected = rows[i]
+                #expect(try row.optionalString("body") == expected[1]?.textValue)
+                #expect(try row.optionalBool("flag") == (i % 3 == 0 ? nil : i % 2 == 0))
+                #expect(try row.optionalInt("doc_i") == (i % 5 == 0 ? i : nil))
+            }
+        }
+    }
+
+    @Test("COPY into a schema-qualified table; a bad row aborts the whole COPY")
+    func copyFailureIsAtomic() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE SCHEMA s; CREATE TABLE s.t (id INT PRIMARY KEY)")
+            #expect(try await conn.copyIn(table: "s.t", columns: ["id"], rows: [[1], [2]]) == 2)
+            let error = try await #require(throws: PostgresError.self) {
+                try await conn.copyIn(table: "s.t", columns: ["id"], rows: [[3], [1]])
+            }
+            #expect(error.isUniqueViolation)
+            #expect(try await conn.query("SELECT count(*) AS n FROM s.t").single().int("n") == 2)
+            #expect(!conn.isBroken)
+        }
+    }
+
+    @Test("a pipeline of 1,000 statements returns every result in order")
+    func pipelineOrder() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE TABLE p (id INT PRIMARY KEY, v TEXT)")
+            var batch: [(sql: String, params: [PGValue?])] = []
+            for i in 0..<1_000 {
+                if i % 2 == 0 {
+                    batch.append(("INSERT INTO p VALUES ($1, $2) RETURNING id", [.int(i), .text("v\(i)")]))
+                } else {
+                    batch.append(("SELECT $1::int * 2 AS double", [.int(i)]))
+                }
+            }
+            let results = try await conn.pipeline(batch)
+            #expect(results.count == 1_000)
+            for (i, result) in results.enumerated() {
+                if i % 2 == 0 {
+                    #expect(try result.single().int("id") == i)
+                } else {
+                    #expect(try result.single().int("double") == i * 2)
+                }
+            }
+        }
+    }
+
+    @Test("an error in the middle of a pipeline is reported with its index and rolls the batch back")
+    func pipelineError() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE TABLE p (id INT PRIMARY KEY)")
+            let batch: [(sql: String, params: [PGValue?])] = (0..<1_000).map { i in
+                ("INSERT INTO p VALUES ($1)", [.int(i == 500 ? 0 : i)])  // 500 duplicates 0
+            }
+            let error = try await #require(throws: PostgresError.self) { try await conn.pipeline(batch) }
+            #expect(error.isUniqueViolation)
+            #expect(error.pipelineIndex == 500)
+            #expect(try await conn.query("SELECT count(*) AS n FROM p").single().int("n") == 0)
+            // The connection left pipeline mode cleanly and is reusable.
+            #expect(try await conn.pipeline([("SELECT 1 AS one", [])]).first?.single().int("one") == 1)
+        }
+    }
+
+    @Test("10,000 upserts in one pipeline take well under a second")
+    func pipelineUpsertSpeed() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE TABLE up (name TEXT PRIMARY KEY, spec JSONB, revision INT NOT NULL DEFAULT 1)")
+            func batch(_ tag: String) -> [(sql: String, params: [PGValue?])] {
+                (0..<10_000).map { i in
+                    ("""
+                     INSERT INTO up (name, spec) VALUES ($1, $2) ON CONFLICT (name)
+                     DO UPDATE SET spec = EXCLUDED.spec, revision = up.revision + 1
+                     """, [.text("profile-\(i)"), .json(#"{"tag": "\#(tag)", "i": \#(i)}"#)])
+                }
+            }
+            _ = try await conn.pipeline(batch("a"))  // inserts
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure { _ = try await conn.pipeline(batch("b")) }  // updates
+            #expect(elapsed < .seconds(1), "10,000 upserts took \(elapsed)")
+            let row = try await conn.query("SELECT count(*) AS n, min(revision) AS r FROM up WHERE spec->>'tag' = 'b'").single()
+            #expect(try row.int("n") == 10_000)
+            #expect(try row.int("r") == 2)
+        }
+    }
+}
