@@ -17,6 +17,10 @@ let package = Package(
             name: "BeamsyncModel",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .target(
+            name: "BeamsyncPlan",
+            dependencies: ["BeamsyncModel"]
+        ),
         .systemLibrary(
             name: "CPostgres",
             path: "Sources/CPostgres",
@@ -37,6 +41,7 @@ let package = Package(
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
         .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncCLI"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
+        .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel"]),
     ]

@@ -43,6 +43,12 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case unsafePath = "unsafe_path"
     case insecureSetting = "insecure_setting"
     case readFailure = "read_failure"
+    // Planning against the database
+    case drift
+    case unmanagedConflict = "unmanaged_conflict"
+    case defaultConflict = "default_conflict"
+    case pruneGuard = "prune_guard"
+    case ignoredEdit = "ignored_edit"
 }
 
 public enum Severity: String, Sendable, Codable {

@@ -1,0 +1,160 @@
+import BeamsyncModel
+
+/// What a change does to one object.
+public enum ChangeAction: String, Sendable, Codable, CaseIterable {
+    case create
+    case update
+    case delete
+    /// A git document executed for the first time (Execution documents only).
+    case trigger
+    case noOp = "no-op"
+}
+
+/// Why a change is in the plan.
+public enum ChangeReason: String, Sendable, Codable {
+    /// The document is new or differs from the database.
+    case documentChanged = "document_changed"
+    /// The row was changed outside git and `heal` reverts it.
+    case driftHealed = "drift_healed"
+    /// An unmanaged row of the same name is taken over (`--adopt`).
+    case adopted
+    /// The document was removed and prune is on.
+    case pruned
+    case unchanged
+}
+
+/// A default moving inside a scope; demotions are applied before promotions.
+public enum DefaultTransition: String, Sendable, Codable {
+    case promote
+    case demote
+}
+
+/// One field that differs, by dotted path (`deployment.deploy_port`).
+public struct FieldChange: Sendable, Hashable, Codable {
+    public var path: String
+    public var before: JSONValue?
+    public var after: JSONValue?
+
+    public init(path: String, before: JSONValue?, after: JSONValue?) {
+        self.path = path
+        self.before = before
+        self.after = after
+    }
+}
+
+/// A planned change to one object, with enough detail to apply it and to show it.
+public struct ResourceChange: Sendable, Hashable, Codable {
+    public var kind: DocumentKind
+    public var name: String
+    public var action: ChangeAction
+    public var reason: ChangeReason
+    public var defaultTransition: DefaultTransition?
+    /// The database id of the row being changed (nil for creates).
+    public var liveID: String?
+    public var before: JSONValue?
+    public var after: JSONValue?
+    public var beforeSHA256: String?
+    public var afterSHA256: String?
+    public var fieldChanges: [FieldChange]
+    /// Where the document is (nil for deletions).
+    public var origin: DocumentOrigin?
+
+    public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,
+                liveID: String? = nil, before: JSONValue? = nil, after: JSONValue? = nil, beforeSHA256: String? = nil,
+                afterSHA256: String? = nil, fieldChanges: [FieldChange] = [], origin: DocumentOrigin? = nil) {
+        self.kind = kind
+        self.name = name
+        self.action = action
+        self.reason = reason
+        self.defaultTransition = defaultTransition
+        self.liveID = liveID
+        self.before = before
+        self.after = after
+        self.beforeSHA256 = beforeSHA256
+        self.afterSHA256 = afterSHA256
+        self.fieldChanges = fieldChanges
+        self.origin = origin
+    }
+}
+
+/// Which profile a project's executions resolve to, before and after the plan.
+public struct ProjectImpact: Sendable, Hashable, Codable {
+    public var project: String
+    /// The profile an execution that names no profile would get (project default, else global).
+    public var defaultBefore: String?
+    public var defaultAfter: String?
+    /// Profiles this project references by name (automation, Execution documents) that change.
+    public var changedReferences: [String]
+
+    public var changes: Bool { defaultBefore != defaultAfter || !changedReferences.isEmpty }
+}
+
+/// Counts for the summary line, like Terraform's "Plan: 1 to add, 2 to change, 0 to destroy".
+public struct PlanSummary: Sendable, Hashable, Codable {
+    public var create = 0
+    public var update = 0
+    public var delete = 0
+    public var trigger = 0
+    public var unchanged = 0
+    public var drifted = 0
+
+    public var hasChanges: Bool { create + update + delete + trigger > 0 }
+}
+
+/// The result of planning: pure data, Codable, stable for `--format json` and `--out FILE`.
+public struct Plan: Sendable, Codable {
+    /// Bumped when the JSON shape changes incompatibly.
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    /// The git revision or directory the desired state came from.
+    public var source: String
+    /// The database's change serial when the plan was made; `apply --plan` refuses a stale plan.
+    public var liveSerial: Int64
+    public var options: PlanOptions
+    /// In apply order: demotions, other profile changes, promotions, project configs, executions, deletions.
+    public var changes: [ResourceChange]
+    public var diagnostics: [Diagnostic]
+    public var impact: [ProjectImpact]
+
+    public var summary: PlanSummary {
+        var s = PlanSummary()
+        for c in changes {
+            switch c.action {
+            case .create: s.create += 1
+            case .update: s.update += 1
+            case .delete: s.delete += 1
+            case .trigger: s.trigger += 1
+            case .noOp: s.unchanged += 1
+            }
+        }
+        s.drifted = diagnostics.filter { $0.code == .drift }.count + changes.filter { $0.reason == .driftHealed }.count
+        return s
+    }
+
+    public var hasErrors: Bool { diagnostics.hasErrors }
+    public var effectiveChanges: [ResourceChange] { changes.filter { $0.action != .noOp } }
+}
+
+/// Switches that change what the planner may do.
+public struct PlanOptions: Sendable, Hashable, Codable {
+    public var prune: Bool
+    public var heal: Bool
+    public var adopt: Bool
+    public var maxDeletions: Int
+    public var protectedProfiles: [String]
+
+    public init(prune: Bool = false, heal: Bool = false, adopt: Bool = false, maxDeletions: Int = 10, protectedProfiles: [String] = []) {
+        self.prune = prune
+        self.heal = heal
+        self.adopt = adopt
+        self.maxDeletions = maxDeletions
+        self.protectedProfiles = protectedProfiles
+    }
+
+    /// The repository's policy, overridden by command-line switches that are set.
+    public init(policy: RepositoryPolicy, prune: Bool? = nil, heal: Bool? = nil, adopt: Bool = false) {
+        self.init(prune: prune ?? policy.prune, heal: heal ?? policy.heal, adopt: adopt,
+                  maxDeletions: policy.maxDeletions, protectedProfiles: policy.protectedProfiles)
+    }
+}

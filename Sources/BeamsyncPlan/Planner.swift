@@ -1,0 +1,318 @@
+import BeamsyncModel
+
+/// Compares the desired state with the live state and decides every change. Pure: no I/O, the
+/// same inputs always give the same plan.
+public struct Planner: Sendable {
+    public var options: PlanOptions
+
+    public init(options: PlanOptions = .init()) { self.options = options }
+
+    public func plan(desired: DesiredState, live: LiveState, source: String) -> Plan {
+        var diagnostics: [Diagnostic] = []
+        var profileChanges = profileChanges(desired: desired, live: live, diagnostics: &diagnostics)
+        let projectChanges = projectChanges(desired: desired, live: live, diagnostics: &diagnostics)
+        let executionChanges = executionChanges(desired: desired, live: live, diagnostics: &diagnostics)
+        var deletions = pruneChanges(desired: desired, live: live, diagnostics: &diagnostics)
+        diagnostics += defaultConflicts(desired: desired, live: live, deletions: deletions)
+
+        // A deleted default must give up its default before a new default is promoted in its scope.
+        for i in deletions.indices where deletions[i].kind == .deploymentProfile && deletions[i].before?["is_default"] == .bool(true) {
+            deletions[i].defaultTransition = .demote
+        }
+        profileChanges.sort { phase(of: $0) < phase(of: $1) || (phase(of: $0) == phase(of: $1) && $0.name < $1.name) }
+        let ordered = profileChanges + projectChanges.sorted { $0.name < $1.name }
+            + executionChanges.sorted { $0.name < $1.name } + deletions.sorted { $0.name < $1.name }
+        let impact = Self.impact(desired: desired, live: live, changes: ordered)
+        return Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial, options: options,
+                    changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
+    }
+
+    /// Demotions first, then plain changes, then promotions (the partial unique index allows one default per scope).
+    private func phase(of change: ResourceChange) -> Int {
+        switch change.defaultTransition {
+        case .demote: 0
+        case nil: 1
+        case .promote: 2
+        }
+    }
+
+    // MARK: Profiles
+
+    private func profileChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let liveByName = Dictionary(live.profiles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var changes: [ResourceChange] = []
+        for located in desired.profiles {
+            let profile = located.value
+            let after = profile.canonicalSpec
+            let afterHash = profile.specSHA256
+            guard let row = liveByName[profile.name] else {
+                changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .create, reason: .documentChanged,
+                                              defaultTransition: profile.isDefault ? .promote : nil, after: after,
+                                              afterSHA256: afterHash, fieldChanges: JSONDiff.fields(before: nil, after: after),
+                                              origin: located.origin))
+                continue
+            }
+            let before = row.canonicalSpec
+            let liveHash = row.specSHA256
+            let inventory = live.inventoryEntry(.deploymentProfile, profile.name)
+            if options.protectedProfiles.contains(profile.name) {
+                if liveHash != afterHash {
+                    diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: located.origin.location, path: "name",
+                        message: "profile '\(profile.name)' is protected by beamsync.yaml; its changes are not applied",
+                        hint: "remove it from protected_profiles to let git manage it"))
+                }
+                changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                continue
+            }
+            var reason = ChangeReason.documentChanged
+            if inventory == nil {
+                guard options.adopt else {
+                    diagnostics.append(Diagnostic(code: .unmanagedConflict, location: located.origin.location, path: "name",
+                        message: "profile '\(profile.name)' already exists in the database and is not managed by beamsync",
+                        hint: "run with --adopt to let git take it over, or rename the document"))
+                    continue
+                }
+                reason = .adopted
+            } else if let inventory, inventory.specSHA256 != liveHash {
+                // Someone changed the row since beamsync wrote it.
+                let documentUnchanged = inventory.specSHA256 == afterHash
+                if documentUnchanged && !options.heal {
+                    diagnostics.append(Diagnostic(.warning, code: .drift, location: located.origin.location, path: "",
+                        message: "profile '\(profile.name)' was changed outside git (\(JSONDiff.fields(before: after, after: before).map(\.path).joined(separator: ", ")))",
+                        hint: "run with --heal to restore the git version, or commit the change to git"))
+                    changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                    continue
+                }
+                if documentUnchanged { reason = .driftHealed } else {
+                    diagnostics.append(Diagnostic(.warning, code: .drift, location: located.origin.location, path: "",
+                        message: "profile '\(profile.name)' was also changed outside git; the git version replaces that change",
+                        hint: "check that nothing made outside git is lost"))
+                }
+            }
+            if liveHash == afterHash && reason != .adopted {
+                changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                continue
+            }
+            let transition: DefaultTransition? = row.isDefault == profile.isDefault ? nil : (profile.isDefault ? .promote : .demote)
+            changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: liveHash == afterHash ? .noOp : .update,
+                                          reason: reason, defaultTransition: transition, liveID: row.id, before: before, after: after,
+                                          beforeSHA256: liveHash, afterSHA256: afterHash,
+                                          fieldChanges: JSONDiff.fields(before: before, after: after), origin: located.origin))
+            if reason == .adopted && liveHash == afterHash {
+                // Adopting an identical row writes only the inventory; show it as an update of ownership.
+                changes[changes.count - 1].action = .update
+            }
+        }
+        return changes
+    }
+
+    private func noOp(_ kind: DocumentKind, _ name: String, _ id: String?, _ before: JSONValue, _ hash: String, _ origin: DocumentOrigin) -> ResourceChange {
+        ResourceChange(kind: kind, name: name, action: .noOp, reason: .unchanged, liveID: id, before: before, after: before,
+                       beforeSHA256: hash, afterSHA256: hash, origin: origin)
+    }
+
+    /// A git default that would collide with a default that stays in the database (unmanaged or kept).
+    private func defaultConflicts(desired: DesiredState, live: LiveState, deletions: [ResourceChange]) -> [Diagnostic] {
+        let desiredNames = Set(desired.profiles.map(\.value.name))
+        let deleted = Set(deletions.map(\.name))
+        var out: [Diagnostic] = []
+        for located in desired.profiles where located.value.isDefault {
+            let scope = located.value.scope
+            for row in live.profiles where row.isDefault && row.scope == scope && !desiredNames.contains(row.name) && !deleted.contains(row.name) {
+                out.append(Diagnostic(code: .defaultConflict, location: located.origin.location, path: "is_default",
+                    message: "profile '\(row.name)' (in the database, not in git) is already the default for \(scope); '\(located.value.name)' cannot also be",
+                    hint: "demote '\(row.name)' in the database, add it to git with is_default: false (and --adopt), or prune it"))
+            }
+        }
+        return out
+    }
+
+    // MARK: Project configs
+
+    private func projectChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let liveByID = Dictionary(live.projects.map { ($0.projectID, $0) }, uniquingKeysWith: { a, _ in a })
+        var changes: [ResourceChange] = []
+        for located in desired.projects {
+            let project = located.value
+            guard let row = liveByID[project.id] else {
+                changes.append(ResourceChange(kind: .projectConfig, name: project.id, action: .create, reason: .documentChanged,
+                                              after: project.spec, afterSHA256: project.specSHA256,
+                                              fieldChanges: JSONDiff.fields(before: nil, after: project.spec), origin: located.origin))
+                continue
+            }
+            let inventory = live.inventoryEntry(.projectConfig, project.id)
+            if inventory == nil && !options.adopt {
+                diagnostics.append(Diagnostic(code: .unmanagedConflict, location: located.origin.location, path: "metadata.id",
+                    message: "project config '\(project.id)' already exists in the database (version \(row.version)) and is not managed by beamsync",
+                    hint: "run with --adopt to let git manage its next versions"))
+                continue
+            }
+            // A new version only when the normalised spec really changes.
+            if row.spec == project.spec {
+                changes.append(ResourceChange(kind: .projectConfig, name: project.id, action: inventory == nil ? .update : .noOp,
+                                              reason: inventory == nil ? .adopted : .unchanged, liveID: row.id, before: row.spec,
+                                              after: project.spec, beforeSHA256: row.storedSHA256, afterSHA256: project.specSHA256,
+                                              origin: located.origin))
+                continue
+            }
+            changes.append(ResourceChange(kind: .projectConfig, name: project.id, action: .update,
+                                          reason: inventory == nil ? .adopted : .documentChanged, liveID: row.id, before: row.spec,
+                                          after: project.spec, beforeSHA256: row.storedSHA256, afterSHA256: project.specSHA256,
+                                          fieldChanges: JSONDiff.fields(before: row.spec, after: project.spec), origin: located.origin))
+        }
+        return changes
+    }
+
+    // MARK: Executions
+
+    private func executionChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let existing = Set(live.executions.map(\.name))
+        var changes: [ResourceChange] = []
+        for located in desired.executions {
+            let e = located.value
+            if existing.contains(e.name) || live.inventoryEntry(.execution, e.name) != nil {
+                if let inv = live.inventoryEntry(.execution, e.name), inv.specSHA256 != e.specSHA256 {
+                    diagnostics.append(Diagnostic(.warning, code: .ignoredEdit, location: located.origin.location, path: "",
+                        message: "execution '\(e.name)' already ran; edits to its document never re-run it",
+                        hint: "add a new Execution document with a new name to run again"))
+                }
+                changes.append(ResourceChange(kind: .execution, name: e.name, action: .noOp, reason: .unchanged,
+                                              after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin))
+                continue
+            }
+            changes.append(ResourceChange(kind: .execution, name: e.name, action: .trigger, reason: .documentChanged,
+                                          after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin))
+        }
+        return changes
+    }
+
+    // MARK: Prune
+
+    private func pruneChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let desiredProfiles = Set(desired.profiles.map(\.value.name))
+        let desiredProjects = Set(desired.projects.map(\.value.id))
+        let desiredExecutions = Set(desired.executions.map(\.value.name))
+        var gone: [InventoryEntry] = []
+        for entry in live.inventory {
+            switch entry.kind {
+            case .deploymentProfile where !desiredProfiles.contains(entry.name): gone.append(entry)
+            case .projectConfig where !desiredProjects.contains(entry.name): gone.append(entry)
+            case .execution where !desiredExecutions.contains(entry.name):
+                // Deleting an Execution document never cancels or removes the execution.
+                continue
+            default: continue
+            }
+        }
+        guard !gone.isEmpty else { return [] }
+        guard options.prune else {
+            for entry in gone {
+                diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "\(entry.kind.rawValue)/\(entry.name)",
+                    message: "\(entry.kind.rawValue) '\(entry.name)' was removed from git but is kept (prune is off)",
+                    hint: "run with --prune (or set prune: true in beamsync.yaml) to delete it"))
+            }
+            return []
+        }
+        if desired.profiles.isEmpty && desired.projects.isEmpty {
+            diagnostics.append(Diagnostic(code: .pruneGuard, location: nil, path: "",
+                message: "the desired state is empty; pruning would delete every managed object (\(gone.count))",
+                hint: "check the --dir/--path; an empty repository is almost always a mistake"))
+            return []
+        }
+        var deletions: [ResourceChange] = []
+        let pinned = Dictionary(grouping: live.executions.filter { !$0.status.isTerminal && $0.profileID != nil }, by: { $0.profileID! })
+        for entry in gone {
+            switch entry.kind {
+            case .deploymentProfile:
+                guard let row = live.profiles.first(where: { $0.name == entry.name }) else { continue }
+                if options.protectedProfiles.contains(row.name) {
+                    diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "DeploymentProfile/\(row.name)",
+                        message: "profile '\(row.name)' is protected and is not deleted", hint: nil))
+                    continue
+                }
+                if let runs = pinned[row.id] {
+                    diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "DeploymentProfile/\(row.name)",
+                        message: "profile '\(row.name)' is kept: \(runs.count) unfinished execution(s) use it (\(runs.map(\.name).sorted().joined(separator: ", ")))",
+                        hint: "it is deleted by a later apply once they finish"))
+                    continue
+                }
+                deletions.append(ResourceChange(kind: .deploymentProfile, name: row.name, action: .delete, reason: .pruned, liveID: row.id,
+                                                before: row.canonicalSpec, beforeSHA256: row.specSHA256,
+                                                fieldChanges: JSONDiff.fields(before: row.canonicalSpec, after: nil)))
+            case .projectConfig:
+                guard let row = live.projects.first(where: { $0.projectID == entry.name }) else { continue }
+                deletions.append(ResourceChange(kind: .projectConfig, name: row.projectID, action: .delete, reason: .pruned, liveID: row.id,
+                                                before: row.spec, beforeSHA256: row.storedSHA256))
+            case .execution:
+                continue
+            }
+        }
+        if deletions.count > options.maxDeletions {
+            diagnostics.append(Diagnostic(code: .pruneGuard, location: nil, path: "",
+                message: "the plan would delete \(deletions.count) objects, more than max_deletions (\(options.maxDeletions))",
+                hint: "raise max_deletions in beamsync.yaml for this change if the deletions are intended"))
+            return []
+        }
+        return deletions
+    }
+
+    // MARK: Impact
+
+    /// For every project, which profile an execution that names none resolves to, before and after.
+    static func impact(desired: DesiredState, live: LiveState, changes: [ResourceChange]) -> [ProjectImpact] {
+        struct Row { var name: String; var scope: ProfileScope; var isDefault: Bool }
+        let before = live.profiles.map { Row(name: $0.name, scope: $0.scope, isDefault: $0.isDefault) }
+        var afterByName: [String: Row] = [:]
+        for r in before { afterByName[r.name] = r }
+        for c in changes where c.kind == .deploymentProfile {
+            switch c.action {
+            case .delete: afterByName[c.name] = nil
+            case .create, .update:
+                let scope: ProfileScope = c.after?["project_module"]?.stringValue.map(ProfileScope.project) ?? .global
+                afterByName[c.name] = Row(name: c.name, scope: scope, isDefault: c.after?["is_default"] == .bool(true))
+            default: break
+            }
+        }
+        let after = Array(afterByName.values)
+        func resolve(_ rows: [Row], _ project: String) -> String? {
+            rows.first { $0.isDefault && $0.scope == .project(project) }?.name ?? rows.first { $0.isDefault && $0.scope == .global }?.name
+        }
+        var projects = Set<String>()
+        for p in desired.projects { projects.insert(p.value.id) }
+        for p in desired.profiles { if let m = p.value.projectModule { projects.insert(m) } }
+        for e in desired.executions { projects.insert(e.value.projectModule) }
+        for p in live.profiles { if let m = p.projectModule { projects.insert(m) } }
+        for p in live.projects { projects.insert(p.projectID) }
+        let changedProfiles = Set(changes.filter { $0.kind == .deploymentProfile && $0.action != .noOp }.map(\.name))
+        return projects.sorted().map { project in
+            var references = Set<String>()
+            for p in desired.projects where p.value.id == project {
+                if let n = p.value.automationProfileName, changedProfiles.contains(n) { references.insert(n) }
+            }
+            for e in desired.executions where e.value.projectModule == project {
+                if case .name(let n) = e.value.profile, changedProfiles.contains(n) { references.insert(n) }
+            }
+            return ProjectImpact(project: project, defaultBefore: resolve(before, project), defaultAfter: resolve(after, project),
+                                 changedReferences: references.sorted())
+        }
+    }
+}
+
+/// Field-level differences between two JSON objects, by dotted path.
+public enum JSONDiff {
+    public static func fields(before: JSONValue?, after: JSONValue?, prefix: String = "") -> [FieldChange] {
+        switch (before, after) {
+        case (.object(let b)?, .object(let a)?):
+            var out: [FieldChange] = []
+            for key in Set(b.keys).union(a.keys).sorted() {
+                out += fields(before: b[key], after: a[key], prefix: prefix.isEmpty ? key : "\(prefix).\(key)")
+            }
+            return out
+        case (.object(let b)?, nil):
+            return b.keys.sorted().flatMap { fields(before: b[$0], after: nil, prefix: prefix.isEmpty ? $0 : "\(prefix).\($0)") }
+        case (nil, .object(let a)?):
+            return a.keys.sorted().flatMap { fields(before: nil, after: a[$0], prefix: prefix.isEmpty ? $0 : "\(prefix).\($0)") }
+        default:
+            return before == after ? [] : [FieldChange(path: prefix, before: before, after: after)]
+        }
+    }
+}
