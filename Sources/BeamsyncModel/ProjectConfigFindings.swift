@@ -43,7 +43,12 @@ struct ProjectFindingList {
                                           message: message, hint: hint, line: position?.line, column: position?.column))
     }
 
-    mutating func append(_ finding: ProjectConfigFinding) { items.append(finding) }
+    /// A finding about a map key (a blank name): reported at the container's path, pointing at the key.
+    mutating func errorAtKey(_ beampipeCode: String, _ code: DiagnosticCode, path: String, keyPath: String, _ message: String, hint: String?) {
+        let position = map.key(keyPath) ?? map.value(path)
+        items.append(ProjectConfigFinding(severity: .error, beampipeCode: beampipeCode, code: code, path: path,
+                                          message: message, hint: hint, line: position?.line, column: position?.column))
+    }
 
     mutating func warning(_ beampipeCode: String, _ code: DiagnosticCode, path: String, _ message: String, hint: String?) {
         let position = map.value(path)

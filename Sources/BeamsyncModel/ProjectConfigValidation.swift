@@ -140,12 +140,8 @@ enum ProjectV2Validator {
                     hint: "delete the line for the default (source_identifier), or name the canonical field")
         }
         for name in s.templateVars.keys.sorted(by: ProjectJSONWriter.utf8Less) where ProjectText.isBlank(name) {
-            let keyPosition = f.map.key("source_identity.template_vars.\(name)")
-            var finding = ProjectConfigFinding(severity: .error, beampipeCode: "required", code: .invalidValue, path: "source_identity.template_vars",
-                                               message: "template variable names must be non-empty", hint: "give the variable a name")
-            finding.line = keyPosition?.line
-            finding.column = keyPosition?.column
-            f.append(finding)
+            f.errorAtKey("required", .invalidValue, path: "source_identity.template_vars", keyPath: "source_identity.template_vars.\(name)",
+                         "template variable names must be non-empty", hint: "give the variable a name")
         }
     }
 
@@ -175,7 +171,8 @@ enum ProjectV2Validator {
             }
             for key in patch.set.keys.sorted(by: ProjectJSONWriter.utf8Less) {
                 if ProjectText.isBlank(key) {
-                    f.error("required", .invalidValue, path: "\(base).set", "graph patch set field names must be non-empty", hint: "name the node field to set")
+                    f.errorAtKey("required", .invalidValue, path: "\(base).set", keyPath: "\(base).set.\(key)",
+                                 "graph patch set field names must be non-empty", hint: "name the node field to set")
                 }
                 if case .string(let s) = patch.set[key]!, s.hasPrefix("$"),
                    !((s.hasPrefix("$count(") || s.hasPrefix("$sum(")) && s.hasSuffix(")")) {
