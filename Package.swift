@@ -29,20 +29,22 @@ let package = Package(
         ),
         .target(
             name: "BeamsyncStore",
-            dependencies: ["BeamsyncModel", "CPostgres"]
+            dependencies: ["BeamsyncModel", "BeamsyncPlan", "CPostgres"]
         ),
         .target(
             name: "BeamsyncCLI",
             dependencies: [
                 "BeamsyncModel",
+                "BeamsyncPlan",
+                "BeamsyncStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
-        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncCLI"]),
+        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncCLI"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
-        .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel"]),
-        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel"]),
+        .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
+        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
     ]
 )

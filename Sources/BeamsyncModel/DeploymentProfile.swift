@@ -8,6 +8,10 @@ public struct DocumentOrigin: Sendable, Hashable, Codable {
     /// The git blob id when the file was read from a commit.
     public var blobID: String?
 
+    enum CodingKeys: String, CodingKey {
+        case file, line, column, documentIndex = "document_index", blobID = "blob_id"
+    }
+
     public init(file: String, line: Int = 1, column: Int = 1, documentIndex: Int = 0, blobID: String? = nil) {
         self.file = file
         self.line = line

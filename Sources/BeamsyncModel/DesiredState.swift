@@ -47,6 +47,8 @@ public struct DesiredState: Sendable {
     public var policy: RepositoryPolicy
     /// Every file path in the tree (graphs are referenced by path), with its blob id if known.
     public var files: [String: String?]
+    /// SHA-256 of each graph file an execution references, so the execution can pin its content.
+    public var graphSHA256: [String: String] = [:]
 
     public init(profiles: [Located<DeploymentProfile>] = [], projects: [Located<ProjectConfig>] = [],
                 executions: [Located<ExecutionDocument>] = [], policy: RepositoryPolicy = .init(), files: [String: String?] = [:]) {
@@ -101,7 +103,16 @@ public enum DesiredStateLoader {
         let parsed = parseAll(documentFiles, options: options, defaultKind: { directoryKind(of: $0) })
         var fileIndex: [String: String?] = [:]
         for f in files { fileIndex[f.path] = f.blobID }
-        return assemble(parsed, files: fileIndex, options: options, checkGraphPaths: true)
+        var result = assemble(parsed, files: fileIndex, options: options, checkGraphPaths: true)
+        if var state = result.state {
+            let referenced = Set(state.executions.compactMap { e -> String? in
+                if case .path(let p) = e.value.graph { return p }
+                return nil
+            })
+            for f in files where referenced.contains(f.path) { state.graphSHA256[f.path] = SHA256Digest.hex(f.bytes) }
+            result.state = state
+        }
+        return result
     }
 
     /// Loads individual files named on the command line: their kind comes from the `kind:` header,

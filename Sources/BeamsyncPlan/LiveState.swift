@@ -132,6 +132,17 @@ public struct LiveState: Sendable, Codable {
         inventory.first { $0.kind == kind && $0.name == name }
     }
 
+    /// Changes whenever any row or inventory entry the planner reads changes.
+    public var fingerprint: String {
+        var lines: [String] = []
+        for p in profiles { lines.append("P\t\(p.id)\t\(p.name)\t\(p.specSHA256)\t\(p.revision)") }
+        for p in projects { lines.append("C\t\(p.id)\t\(p.projectID)\t\(p.version)\t\(p.spec.canonicalString)") }
+        for i in inventory { lines.append("I\t\(i.kind.rawValue)\t\(i.name)\t\(i.specSHA256)") }
+        for e in executions { lines.append("E\t\(e.name)\t\(e.status.rawValue)\t\(e.profileID ?? "")") }
+        lines.sort()
+        return SHA256Digest.hex(Array(lines.joined(separator: "\n").utf8))
+    }
+
     /// Live profiles as references that desired documents may resolve to.
     public var externalProfiles: [ExternalProfile] {
         profiles.map { ExternalProfile(name: $0.name, scope: $0.scope, isDefault: $0.isDefault) }

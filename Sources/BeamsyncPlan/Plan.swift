@@ -51,6 +51,8 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var defaultTransition: DefaultTransition?
     /// The database id of the row being changed (nil for creates).
     public var liveID: String?
+    /// The row's revision when planned; the update applies only if it is still that revision.
+    public var liveRevision: Int?
     public var before: JSONValue?
     public var after: JSONValue?
     public var beforeSHA256: String?
@@ -58,9 +60,17 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var fieldChanges: [FieldChange]
     /// Where the document is (nil for deletions).
     public var origin: DocumentOrigin?
+    /// For triggered executions whose graph is a repository file: the content's SHA-256.
+    public var graphSHA256: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, name, action, reason, before, after, origin
+        case defaultTransition = "default_transition", liveID = "live_id", liveRevision = "live_revision"
+        case beforeSHA256 = "before_sha256", afterSHA256 = "after_sha256", fieldChanges = "field_changes", graphSHA256 = "graph_sha256"
+    }
 
     public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,
-                liveID: String? = nil, before: JSONValue? = nil, after: JSONValue? = nil, beforeSHA256: String? = nil,
+                liveID: String? = nil, liveRevision: Int? = nil, before: JSONValue? = nil, after: JSONValue? = nil, beforeSHA256: String? = nil,
                 afterSHA256: String? = nil, fieldChanges: [FieldChange] = [], origin: DocumentOrigin? = nil) {
         self.kind = kind
         self.name = name
@@ -68,6 +78,7 @@ public struct ResourceChange: Sendable, Hashable, Codable {
         self.reason = reason
         self.defaultTransition = defaultTransition
         self.liveID = liveID
+        self.liveRevision = liveRevision
         self.before = before
         self.after = after
         self.beforeSHA256 = beforeSHA256
@@ -85,6 +96,10 @@ public struct ProjectImpact: Sendable, Hashable, Codable {
     public var defaultAfter: String?
     /// Profiles this project references by name (automation, Execution documents) that change.
     public var changedReferences: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case project, defaultBefore = "default_before", defaultAfter = "default_after", changedReferences = "changed_references"
+    }
 
     public var changes: Bool { defaultBefore != defaultAfter || !changedReferences.isEmpty }
 }
@@ -111,11 +126,19 @@ public struct Plan: Sendable, Codable {
     public var source: String
     /// The database's change serial when the plan was made; `apply --plan` refuses a stale plan.
     public var liveSerial: Int64
+    /// Hash of every live row and inventory entry the plan was computed against; it changes when
+    /// anyone (beamsync, the API, psql) changes the live state.
+    public var liveFingerprint: String
     public var options: PlanOptions
     /// In apply order: demotions, other profile changes, promotions, project configs, executions, deletions.
     public var changes: [ResourceChange]
     public var diagnostics: [Diagnostic]
     public var impact: [ProjectImpact]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", source, liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
+        case options, changes, diagnostics, impact
+    }
 
     public var summary: PlanSummary {
         var s = PlanSummary()
@@ -143,6 +166,10 @@ public struct PlanOptions: Sendable, Hashable, Codable {
     public var adopt: Bool
     public var maxDeletions: Int
     public var protectedProfiles: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case prune, heal, adopt, maxDeletions = "max_deletions", protectedProfiles = "protected_profiles"
+    }
 
     public init(prune: Bool = false, heal: Bool = false, adopt: Bool = false, maxDeletions: Int = 10, protectedProfiles: [String] = []) {
         self.prune = prune

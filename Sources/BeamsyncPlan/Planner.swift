@@ -23,7 +23,8 @@ public struct Planner: Sendable {
         let ordered = profileChanges + projectChanges.sorted { $0.name < $1.name }
             + executionChanges.sorted { $0.name < $1.name } + deletions.sorted { $0.name < $1.name }
         let impact = Self.impact(desired: desired, live: live, changes: ordered)
-        return Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial, options: options,
+        return Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial,
+                    liveFingerprint: live.fingerprint, options: options,
                     changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
     }
 
@@ -95,7 +96,8 @@ public struct Planner: Sendable {
             }
             let transition: DefaultTransition? = row.isDefault == profile.isDefault ? nil : (profile.isDefault ? .promote : .demote)
             changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: liveHash == afterHash ? .noOp : .update,
-                                          reason: reason, defaultTransition: transition, liveID: row.id, before: before, after: after,
+                                          reason: reason, defaultTransition: transition, liveID: row.id, liveRevision: row.revision,
+                                          before: before, after: after,
                                           beforeSHA256: liveHash, afterSHA256: afterHash,
                                           fieldChanges: JSONDiff.fields(before: before, after: after), origin: located.origin))
             if reason == .adopted && liveHash == afterHash {
@@ -180,8 +182,13 @@ public struct Planner: Sendable {
                                               after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin))
                 continue
             }
-            changes.append(ResourceChange(kind: .execution, name: e.name, action: .trigger, reason: .documentChanged,
-                                          after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin))
+            var change = ResourceChange(kind: .execution, name: e.name, action: .trigger, reason: .documentChanged,
+                                        after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin)
+            switch e.graph {
+            case .path(let p): change.graphSHA256 = desired.graphSHA256[p]
+            case .url(_, let sha): change.graphSHA256 = sha
+            }
+            changes.append(change)
         }
         return changes
     }
@@ -219,7 +226,7 @@ public struct Planner: Sendable {
             return []
         }
         var deletions: [ResourceChange] = []
-        let pinned = Dictionary(grouping: live.executions.filter { !$0.status.isTerminal && $0.profileID != nil }, by: { $0.profileID! })
+        let referencing = Dictionary(grouping: live.executions.filter { $0.profileID != nil }, by: { $0.profileID! })
         for entry in gone {
             switch entry.kind {
             case .deploymentProfile:
@@ -229,14 +236,19 @@ public struct Planner: Sendable {
                         message: "profile '\(row.name)' is protected and is not deleted", hint: nil))
                     continue
                 }
-                if let runs = pinned[row.id] {
+                if let runs = referencing[row.id] {
+                    let unfinished = runs.filter { !$0.status.isTerminal }
+                    let message = unfinished.isEmpty
+                        ? "profile '\(row.name)' is kept: \(runs.count) finished execution(s) record it, and their history must stay intact"
+                        : "profile '\(row.name)' is kept: \(unfinished.count) unfinished execution(s) use it (\(unfinished.map(\.name).sorted().joined(separator: ", ")))"
                     diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "DeploymentProfile/\(row.name)",
-                        message: "profile '\(row.name)' is kept: \(runs.count) unfinished execution(s) use it (\(runs.map(\.name).sorted().joined(separator: ", ")))",
-                        hint: "it is deleted by a later apply once they finish"))
+                        message: message,
+                        hint: unfinished.isEmpty ? "beampipe's executions reference profiles without ON DELETE; remove it by hand if you must"
+                            : "it is deleted by a later apply once they finish"))
                     continue
                 }
                 deletions.append(ResourceChange(kind: .deploymentProfile, name: row.name, action: .delete, reason: .pruned, liveID: row.id,
-                                                before: row.canonicalSpec, beforeSHA256: row.specSHA256,
+                                                liveRevision: row.revision, before: row.canonicalSpec, beforeSHA256: row.specSHA256,
                                                 fieldChanges: JSONDiff.fields(before: row.canonicalSpec, after: nil)))
             case .projectConfig:
                 guard let row = live.projects.first(where: { $0.projectID == entry.name }) else { continue }

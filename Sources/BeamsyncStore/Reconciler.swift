@@ -1,0 +1,78 @@
+import BeamsyncModel
+import BeamsyncPlan
+
+/// A saved plan no longer matches the database.
+public struct StalePlan: Error, Sendable, CustomStringConvertible {
+    public var description: String {
+        "the saved plan is stale: the database changed after it was made (by another apply or outside beamsync); nothing was applied — run plan again"
+    }
+}
+
+/// The plan had errors; nothing was applied.
+public struct PlanRejected: Error, Sendable, CustomStringConvertible {
+    public var plan: Plan
+    public init(plan: Plan) { self.plan = plan }
+    public var description: String { plan.diagnostics.errors.map(\.description).joined(separator: "\n") }
+}
+
+/// Plan and apply against one database connection. Applies are serialised by a transaction-scoped
+/// advisory lock and happen in one transaction: the whole plan applies or nothing does.
+public struct Reconciler: Sendable {
+    public static let applyLockName = "beamsync:apply"
+    public let conn: PGConnection
+
+    public init(conn: PGConnection) { self.conn = conn }
+
+    /// Runs pending migrations (they take their own lock); a no-op when the schema is current.
+    public func prepare() async throws {
+        if try await !Migrator().pending(conn).isEmpty { _ = try await Migrator().migrate(conn) }
+    }
+
+    public func readLive() async throws -> LiveState {
+        try await conn.transaction(isolation: .repeatableRead) { try await LiveStateReader.read($0) }
+    }
+
+    /// A read-only plan: nothing is locked or written.
+    public func plan(_ desired: DesiredState, options: PlanOptions, source: String) async throws -> Plan {
+        Planner(options: options).plan(desired: desired, live: try await readLive(), source: source)
+    }
+
+    /// Plans inside the apply transaction (so nothing can change between plan and write) and applies.
+    public func apply(_ desired: DesiredState, options: PlanOptions, source: String, actor: String, revision: String?)
+        async throws -> (Plan, ApplyResult)
+    {
+        try await conn.transaction { conn in
+            _ = try await conn.advisoryXactLock(key: try await conn.advisoryLockKey(for: Self.applyLockName))
+            let live = try await LiveStateReader.read(conn)
+            let plan = Planner(options: options).plan(desired: desired, live: live, source: source)
+            if plan.hasErrors { throw PlanRejected(plan: plan) }
+            guard plan.summary.hasChanges || plan.changes.contains(where: { $0.reason == .adopted }) else {
+                return (plan, ApplyResult(serial: live.serial))
+            }
+            let result = try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+            return (plan, result)
+        }
+    }
+
+    /// Applies exactly a saved plan, refusing it when the live state moved since it was made.
+    public func apply(saved plan: Plan, actor: String, revision: String?) async throws -> ApplyResult {
+        guard plan.formatVersion == Plan.currentFormatVersion else {
+            throw ApplyConflict(message: "the saved plan has format_version \(plan.formatVersion); this beamsync reads \(Plan.currentFormatVersion)")
+        }
+        if plan.hasErrors { throw PlanRejected(plan: plan) }
+        return try await conn.transaction { conn in
+            _ = try await conn.advisoryXactLock(key: try await conn.advisoryLockKey(for: Self.applyLockName))
+            let live = try await LiveStateReader.read(conn)
+            guard live.serial == plan.liveSerial, live.fingerprint == plan.liveFingerprint else { throw StalePlan() }
+            guard plan.summary.hasChanges else { return ApplyResult(serial: live.serial) }
+            return try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+        }
+    }
+}
+
+extension ApplyResult {
+    init(serial: Int64) {
+        self.init()
+        self.serial = serial
+    }
+}

@@ -1,0 +1,18 @@
+import Foundation
+
+/// UUIDv7 (RFC 9562): a millisecond timestamp then random bits. beampipe generates its ids this
+/// way, so rows beamsync creates sort by creation time like beampipe's.
+public enum UUIDv7 {
+    public static func make(now: Date = Date()) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i))) }
+        var rng = SystemRandomNumberGenerator()
+        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}
