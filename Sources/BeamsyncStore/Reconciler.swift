@@ -1,4 +1,5 @@
 import BeamsyncModel
+import Foundation
 import BeamsyncPlan
 
 /// A saved plan no longer matches the database.
@@ -50,6 +51,7 @@ public struct Reconciler: Sendable {
                 return (plan, ApplyResult(serial: live.serial))
             }
             let result = try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+            try await FaultInjection.pauseBeforeCommit()
             return (plan, result)
         }
     }
@@ -65,7 +67,9 @@ public struct Reconciler: Sendable {
             let live = try await LiveStateReader.read(conn)
             guard live.serial == plan.liveSerial, live.fingerprint == plan.liveFingerprint else { throw StalePlan() }
             guard plan.summary.hasChanges else { return ApplyResult(serial: live.serial) }
-            return try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+            let result = try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+            try await FaultInjection.pauseBeforeCommit()
+            return result
         }
     }
 }
@@ -74,5 +78,14 @@ extension ApplyResult {
     init(serial: Int64) {
         self.init()
         self.serial = serial
+    }
+}
+
+/// Crash tests kill an apply between its last write and COMMIT; this widens that window on request.
+/// `BEAMSYNC_FAULT_PAUSE_BEFORE_COMMIT_MS` is read only here and does nothing when unset.
+enum FaultInjection {
+    static func pauseBeforeCommit() async throws {
+        guard let text = ProcessInfo.processInfo.environment["BEAMSYNC_FAULT_PAUSE_BEFORE_COMMIT_MS"], let ms = Int(text), ms > 0 else { return }
+        try await Task.sleep(for: .milliseconds(ms))
     }
 }
