@@ -13,9 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
         .target(
             name: "BeamsyncModel",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CLibYAML", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "BeamsyncPlan",

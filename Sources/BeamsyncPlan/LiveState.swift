@@ -128,6 +128,7 @@ public struct LiveState: Sendable, Codable {
         self.serial = serial
     }
 
+    /// Linear; planners build a `LiveIndex` once instead.
     public func inventoryEntry(_ kind: DocumentKind, _ name: String) -> InventoryEntry? {
         inventory.first { $0.kind == kind && $0.name == name }
     }
@@ -147,4 +148,21 @@ public struct LiveState: Sendable, Codable {
     public var externalProfiles: [ExternalProfile] {
         profiles.map { ExternalProfile(name: $0.name, scope: $0.scope, isDefault: $0.isDefault) }
     }
+}
+
+/// Dictionary lookups over a live state, built once per plan (10,000 objects must not cost n²).
+struct LiveIndex {
+    let inventory: [DocumentKind: [String: InventoryEntry]]
+    let profilesByName: [String: LiveProfile]
+    let projectsByID: [String: LiveProjectConfig]
+
+    init(_ live: LiveState) {
+        var inv: [DocumentKind: [String: InventoryEntry]] = [:]
+        for e in live.inventory { inv[e.kind, default: [:]][e.name] = e }
+        inventory = inv
+        profilesByName = Dictionary(live.profiles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        projectsByID = Dictionary(live.projects.map { ($0.projectID, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func entry(_ kind: DocumentKind, _ name: String) -> InventoryEntry? { inventory[kind]?[name] }
 }

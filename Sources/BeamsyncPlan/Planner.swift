@@ -9,10 +9,11 @@ public struct Planner: Sendable {
 
     public func plan(desired: DesiredState, live: LiveState, source: String) -> Plan {
         var diagnostics: [Diagnostic] = []
-        var profileChanges = profileChanges(desired: desired, live: live, diagnostics: &diagnostics)
-        let projectChanges = projectChanges(desired: desired, live: live, diagnostics: &diagnostics)
-        let executionChanges = executionChanges(desired: desired, live: live, diagnostics: &diagnostics)
-        var deletions = pruneChanges(desired: desired, live: live, diagnostics: &diagnostics)
+        let index = LiveIndex(live)
+        var profileChanges = profileChanges(desired: desired, live: index, diagnostics: &diagnostics)
+        let projectChanges = projectChanges(desired: desired, live: index, diagnostics: &diagnostics)
+        let executionChanges = executionChanges(desired: desired, live: live, index: index, diagnostics: &diagnostics)
+        var deletions = pruneChanges(desired: desired, live: live, index: index, diagnostics: &diagnostics)
         diagnostics += defaultConflicts(desired: desired, live: live, deletions: deletions)
 
         // A deleted default must give up its default before a new default is promoted in its scope.
@@ -39,8 +40,8 @@ public struct Planner: Sendable {
 
     // MARK: Profiles
 
-    private func profileChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
-        let liveByName = Dictionary(live.profiles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    private func profileChanges(desired: DesiredState, live: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let liveByName = live.profilesByName
         var changes: [ResourceChange] = []
         for located in desired.profiles {
             let profile = located.value
@@ -55,7 +56,7 @@ public struct Planner: Sendable {
             }
             let before = row.canonicalSpec
             let liveHash = row.specSHA256
-            let inventory = live.inventoryEntry(.deploymentProfile, profile.name)
+            let inventory = live.entry(.deploymentProfile, profile.name)
             if options.protectedProfiles.contains(profile.name) {
                 if liveHash != afterHash {
                     diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: located.origin.location, path: "name",
@@ -131,8 +132,8 @@ public struct Planner: Sendable {
 
     // MARK: Project configs
 
-    private func projectChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
-        let liveByID = Dictionary(live.projects.map { ($0.projectID, $0) }, uniquingKeysWith: { a, _ in a })
+    private func projectChanges(desired: DesiredState, live: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+        let liveByID = live.projectsByID
         var changes: [ResourceChange] = []
         for located in desired.projects {
             let project = located.value
@@ -142,7 +143,7 @@ public struct Planner: Sendable {
                                               fieldChanges: JSONDiff.fields(before: nil, after: project.spec), origin: located.origin))
                 continue
             }
-            let inventory = live.inventoryEntry(.projectConfig, project.id)
+            let inventory = live.entry(.projectConfig, project.id)
             if inventory == nil && !options.adopt {
                 diagnostics.append(Diagnostic(code: .unmanagedConflict, location: located.origin.location, path: "metadata.id",
                     message: "project config '\(project.id)' already exists in the database (version \(row.version)) and is not managed by beamsync",
@@ -167,13 +168,13 @@ public struct Planner: Sendable {
 
     // MARK: Executions
 
-    private func executionChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+    private func executionChanges(desired: DesiredState, live: LiveState, index: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
         let existing = Set(live.executions.map(\.name))
         var changes: [ResourceChange] = []
         for located in desired.executions {
             let e = located.value
-            if existing.contains(e.name) || live.inventoryEntry(.execution, e.name) != nil {
-                if let inv = live.inventoryEntry(.execution, e.name), inv.specSHA256 != e.specSHA256 {
+            if existing.contains(e.name) || index.entry(.execution, e.name) != nil {
+                if let inv = index.entry(.execution, e.name), inv.specSHA256 != e.specSHA256 {
                     diagnostics.append(Diagnostic(.warning, code: .ignoredEdit, location: located.origin.location, path: "",
                         message: "execution '\(e.name)' already ran; edits to its document never re-run it",
                         hint: "add a new Execution document with a new name to run again"))
@@ -195,7 +196,7 @@ public struct Planner: Sendable {
 
     // MARK: Prune
 
-    private func pruneChanges(desired: DesiredState, live: LiveState, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
+    private func pruneChanges(desired: DesiredState, live: LiveState, index: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
         let desiredProfiles = Set(desired.profiles.map(\.value.name))
         let desiredProjects = Set(desired.projects.map(\.value.id))
         let desiredExecutions = Set(desired.executions.map(\.value.name))
@@ -230,7 +231,7 @@ public struct Planner: Sendable {
         for entry in gone {
             switch entry.kind {
             case .deploymentProfile:
-                guard let row = live.profiles.first(where: { $0.name == entry.name }) else { continue }
+                guard let row = index.profilesByName[entry.name] else { continue }
                 if options.protectedProfiles.contains(row.name) {
                     diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "DeploymentProfile/\(row.name)",
                         message: "profile '\(row.name)' is protected and is not deleted", hint: nil))
@@ -251,7 +252,7 @@ public struct Planner: Sendable {
                                                 liveRevision: row.revision, before: row.canonicalSpec, beforeSHA256: row.specSHA256,
                                                 fieldChanges: JSONDiff.fields(before: row.canonicalSpec, after: nil)))
             case .projectConfig:
-                guard let row = live.projects.first(where: { $0.projectID == entry.name }) else { continue }
+                guard let row = index.projectsByID[entry.name] else { continue }
                 deletions.append(ResourceChange(kind: .projectConfig, name: row.projectID, action: .delete, reason: .pruned, liveID: row.id,
                                                 before: row.spec, beforeSHA256: row.storedSHA256))
             case .execution:

@@ -1,5 +1,7 @@
 import BeamsyncCLI
 import BeamsyncModel
+import BeamsyncPlan
+import BeamsyncStore
 import Foundation
 
 // Fixed workloads that measure beamsync's hot paths. Run with `scripts/bench.sh` (release build).
@@ -100,4 +102,172 @@ _ = measure("spec_sha256 of 10,000 profiles", goalSeconds: 0.2) {
     var n = 0
     for p in loaded.state!.profiles { n &+= p.value.specSHA256.utf8.count }
     precondition(n == 640_000)
+}
+
+// MARK: - PostgreSQL workloads (issue: plan/apply). Needs BEAMSYNC_BENCH_DATABASE_URL (scripts/bench.sh starts a server).
+
+let env = ProcessInfo.processInfo.environment
+if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
+    try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir)
+} else {
+    print("(PostgreSQL workloads skipped: BEAMSYNC_BENCH_DATABASE_URL is not set; run scripts/bench.sh)")
+}
+
+func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let value = try await body()
+    return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+func report(_ label: String, _ seconds: Double, goal: Double?) {
+    var line = label.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: " %8.3f s", seconds)
+    if let goal { line += String(format: "   goal %.2f s   ratio %.2fx  ", goal, goal / seconds) + (seconds <= goal ? "ok" : "SLOWER THAN GOAL") }
+    print(line)
+}
+
+func withBenchDatabase<T>(_ adminURL: String, _ body: (PGConnection, String) async throws -> T) async throws -> T {
+    let name = "bench_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+    let admin = try await PGConnection.connect(conninfo: adminURL)
+    try await admin.execute("CREATE DATABASE \(name)")
+    var components = URLComponents(string: adminURL)!
+    components.path = "/" + name
+    let conn = try await PGConnection.connect(conninfo: components.string!)
+    _ = try await Migrator().migrate(conn)
+    do {
+        let value = try await body(conn, components.string!)
+        await conn.close()
+        try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+        await admin.close()
+        return value
+    } catch {
+        await conn.close()
+        _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+        throw error
+    }
+}
+
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil) throws -> Double {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    let input = Pipe()
+    if stdin != nil { p.standardInput = input }
+    let start = DispatchTime.now().uptimeNanoseconds
+    try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+    }
+    p.waitUntilExit()
+    precondition(p.terminationStatus == 0, "\(executable) \(arguments.prefix(3)) failed")
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL) async throws {
+    print("\nPostgreSQL workloads (10,000 profiles, one local server on loopback):")
+    let options = PlanOptions()
+    func load(_ files: [SourceFile], live: LiveState) -> DesiredState {
+        var o = LoadOptions()
+        o.externalProfiles = live.externalProfiles
+        return DesiredStateLoader.load(files: files, options: o).state!
+    }
+    // Apply 10,000 creates: parse + plan + write in one transaction. Best of three fresh databases.
+    var applySeconds = Double.infinity
+    for _ in 0..<3 {
+        try await withBenchDatabase(adminURL) { conn, _ in
+            let r = Reconciler(conn: conn)
+            let (_, t) = try await timed {
+                let live = try await r.readLive()
+                let (_, result) = try await r.apply(load(tree.files, live: live), options: options, source: "bench", actor: "bench", revision: nil)
+                precondition(result.created == 10_000)
+            }
+            applySeconds = min(applySeconds, t)
+        }
+    }
+    report("apply 10,000 creates (parse+plan+write, 1 tx)", applySeconds, goal: 1.5)
+
+    var planChanged = Double.infinity, planNoOp = Double.infinity, applyUpdates = Double.infinity
+    try await withBenchDatabase(adminURL) { conn, _ in
+        let r = Reconciler(conn: conn)
+        _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
+        for _ in 0..<3 {
+            let (plan, t) = try await timed {
+                let live = try await r.readLive()
+                return Planner(options: options).plan(desired: load(tree.files, live: live), live: live, source: "bench")
+            }
+            precondition(!plan.summary.hasChanges)
+            planNoOp = min(planNoOp, t)
+        }
+        // Every profile edited: the plan has 10,000 updates.
+        let edited = tree.files.map { f in
+            SourceFile(path: f.path, bytes: Array(String(decoding: f.bytes, as: UTF8.self)
+                .replacingOccurrences(of: "description: Generated", with: "description: Edited").utf8))
+        }
+        for _ in 0..<3 {
+            let (plan, t) = try await timed {
+                let live = try await r.readLive()
+                return Planner(options: options).plan(desired: load(edited, live: live), live: live, source: "bench")
+            }
+            precondition(plan.summary.update == 10_000)
+            planChanged = min(planChanged, t)
+        }
+        let (_, t) = try await timed {
+            let live = try await r.readLive()
+            _ = try await r.apply(load(edited, live: live), options: options, source: "bench", actor: "bench", revision: nil)
+        }
+        applyUpdates = t
+    }
+    report("no-op plan, unchanged directory (parse+read+plan)", planNoOp, goal: 0.5)
+    try await withBenchDatabase(adminURL) { conn, _ in
+        let r = Reconciler(conn: conn)
+        _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
+        let (live, tRead) = try await timed { try await r.readLive() }
+        let (state, tParse) = await timed { load(tree.files, live: live) }
+        let (_, tPlan) = await timed { Planner(options: options).plan(desired: state, live: live, source: "bench") }
+        print(String(format: "    of which: read live %.3f s, parse+check %.3f s, plan %.3f s", tRead, tParse, tPlan))
+    }
+    report("plan with 10,000 updates against the database", planChanged, goal: 1.0)
+    report("apply 10,000 updates (parse+plan+write, 1 tx)", applyUpdates, goal: nil)
+
+    // Baseline (a): 10,000 single-row upsert transactions over one psql connection.
+    let desired = load(tree.files, live: LiveState())
+    func literal(_ s: String?) -> String { s.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL" }
+    var sql = ""
+    var tsv = ""
+    func tsvField(_ s: String?) -> String {
+        guard let s else { return "\\N" }
+        return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\n", with: "\\n")
+    }
+    for p in desired.profiles.map(\.value) {
+        let t = p.translation.json.canonicalString, d = p.deployment.json.canonicalString
+        sql += "BEGIN;\nINSERT INTO daliuge_deployment_profile (name, description, project_module, is_default, max_concurrent_executions, translation, deployment, spec_sha256) VALUES (\(literal(p.name)), \(literal(p.description)), \(literal(p.projectModule)), \(p.isDefault), \(p.maxConcurrentExecutions.map(String.init) ?? "NULL"), \(literal(t)), \(literal(d)), \(literal(p.specSHA256))) ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, translation = EXCLUDED.translation, deployment = EXCLUDED.deployment, revision = daliuge_deployment_profile.revision + 1;\nCOMMIT;\n"
+        tsv += [p.name, p.description, p.projectModule, p.isDefault ? "t" : "f", p.maxConcurrentExecutions.map(String.init), t, d, p.specSHA256].map(tsvField).joined(separator: "\t") + "\n"
+    }
+    let sqlFile = workDir.appendingPathComponent("upserts.sql"), tsvFile = workDir.appendingPathComponent("rows.tsv")
+    try sql.write(to: sqlFile, atomically: true, encoding: .utf8)
+    try tsv.write(to: tsvFile, atomically: true, encoding: .utf8)
+    let psql = "/usr/bin/psql"
+    var upsertSeconds = 0.0, copySeconds = 0.0
+    try await withBenchDatabase(adminURL) { _, url in
+        upsertSeconds = try run(psql, ["-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", sqlFile.path])
+    }
+    try await withBenchDatabase(adminURL) { _, url in
+        copySeconds = try run(psql, ["-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
+            "\\copy daliuge_deployment_profile (name, description, project_module, is_default, max_concurrent_executions, translation, deployment, spec_sha256) FROM '\(tsvFile.path)'"])
+    }
+    report("(a) 10,000 single-row upsert transactions (psql)", upsertSeconds, goal: nil)
+    print(String(format: "    apply is %.1fx faster than (a)   goal >= 3x  %@", upsertSeconds / applySeconds, upsertSeconds / applySeconds >= 3 ? "ok" : "BELOW GOAL"))
+    if let floorParser = env["BEAMSYNC_BENCH_YAML_FLOOR"] {
+        let list = tree.files.map { workDir.appendingPathComponent($0.path).path }.joined(separator: "\n")
+        var parseSeconds = Double.infinity
+        for _ in 0..<3 { parseSeconds = min(parseSeconds, try run(floorParser, [], stdin: list)) }
+        report("(b) floor: libyaml parse of the same files (C)", parseSeconds, goal: nil)
+        report("(b) floor: one COPY of the same rows (psql)", copySeconds, goal: nil)
+        let floor = parseSeconds + copySeconds
+        let ours = applySeconds
+        print(String(format: "    plan+apply is %.2fx the floor (%.3f s)   goal <= 3x  %@", ours / floor, floor, ours / floor <= 3 ? "ok" : "ABOVE GOAL"))
+    } else {
+        print("(floor skipped: BEAMSYNC_BENCH_YAML_FLOOR is not set)")
+    }
 }

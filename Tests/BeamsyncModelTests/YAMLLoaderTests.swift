@@ -11,13 +11,18 @@ struct YAMLLoaderTests {
 
     @Test("a duplicate key points at the repeated key and names the first")
     func duplicateKey() throws {
-        let (docs, d) = load("name: a\ntranslation: {}\nname: b\n")
-        #expect(docs.isEmpty)
+        let (_, d) = load("name: a\ntranslation: {}\nname: b\n")
         let e = try #require(d.first)
         #expect(e.code == .duplicateKey)
         #expect(e.location == SourceLocation(file: "profiles/x.yaml", line: 3, column: 1))
         #expect(e.related == [SourceLocation(file: "profiles/x.yaml", line: 1, column: 1)])
         #expect(e.message.contains("'name'"))
+    }
+
+    @Test("a file with a duplicate key never yields a desired state")
+    func duplicateKeyBlocksState() {
+        let r = DesiredStateLoader.load(files: [SourceFile(path: "profiles/a.yaml", bytes: Array(restProfileYAML.appending("name: other\n").utf8))])
+        #expect(r.state == nil && r.diagnostics.errors.contains { $0.code == .duplicateKey })
     }
 
     @Test("a nested duplicate key is found too")

@@ -21,7 +21,8 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Everything the build itself needs: pkg-config finds libpq's headers for the CPostgres module.
-BUILD_PACKAGES=(pkg-config libpq-dev git ca-certificates)
+# Everything the build itself needs: pkg-config finds libpq's headers for the CPostgres module;
+# libyaml-dev provides only yaml.h (the code itself is the copy Yams bundles).
+BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev git ca-certificates)
 # The real services and tools the tests use.
 TEST_PACKAGES=(postgresql python3 python3-jsonschema)
