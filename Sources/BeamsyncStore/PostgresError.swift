@@ -65,7 +65,7 @@ extension PostgresError {
     static func usage(_ message: String) -> PostgresError { PostgresError(kind: .usage, message: message) }
     static func decoding(_ message: String) -> PostgresError { PostgresError(kind: .decoding, message: message) }
 
-    /// A short, value-free label for SQL text: its first line, whitespace collapsed, at most 80 chars.
+    /// A short, value-free label for SQL text: whitespace collapsed, at most 80 characters.
     static func label(forSQL sql: String) -> String {
         let words = sql.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
         let joined = words.joined(separator: " ")

@@ -132,7 +132,7 @@ struct QueryTests {
         }
     }
 
-    @Test("an empty conninfo uses the PG* environment and application_name defaults to beamsync")
+    @Test("application_name defaults to beamsync and overrides win over the conninfo")
     func applicationName() async throws {
         try await TestDatabase.withConnection { conn in
             let row = try await conn.query("SELECT current_setting('application_name') AS n").single()
@@ -140,5 +140,14 @@ struct QueryTests {
         }
         let named = try await PGConnection.connect(conninfo: TestDatabase.url!, overrides: ["application_name": "other"])
         #expect(try await named.query("SELECT current_setting('application_name') AS n").single().string("n") == "other")
+    }
+
+    @Test("an empty conninfo is accepted: libpq fills in defaults (PG* environment) for what is not given")
+    func emptyConninfo() async throws {
+        let url = try #require(URLComponents(string: TestDatabase.url!))
+        var keywords = ["host": url.host ?? "localhost", "user": url.user ?? "postgres", "dbname": "postgres"]
+        if let port = url.port { keywords["port"] = String(port) }
+        let conn = try await PGConnection.connect(conninfo: "", overrides: keywords)
+        #expect(try await conn.query("SELECT current_database() AS db").single().string("db") == "postgres")
     }
 }

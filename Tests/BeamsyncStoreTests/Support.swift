@@ -31,7 +31,6 @@ enum TestDatabase {
     static func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await withFreshDatabase { name in
             let conn = try await connect(name)
-            defer { _ = conn }
             let value = try await body(conn)
             await conn.close()
             return value
