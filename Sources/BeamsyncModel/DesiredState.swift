@@ -49,6 +49,8 @@ public struct DesiredState: Sendable {
     public var files: [String: String?]
     /// SHA-256 of each graph file an execution references, so the execution can pin its content.
     public var graphSHA256: [String: String] = [:]
+    /// spec_sha256 of each profile by name, computed while parsing.
+    public var profileSHA256: [String: String] = [:]
 
     public init(profiles: [Located<DeploymentProfile>] = [], projects: [Located<ProjectConfig>] = [],
                 executions: [Located<ExecutionDocument>] = [], policy: RepositoryPolicy = .init(), files: [String: String?] = [:]) {
@@ -133,7 +135,8 @@ public enum DesiredStateLoader {
     // MARK: Per-file parsing
 
     enum Decoded: Sendable {
-        case profile(Located<DeploymentProfile>)
+        /// The profile and its spec_sha256, hashed on the parsing thread.
+        case profile(Located<DeploymentProfile>, String)
         case project(Located<ProjectConfig>)
         case execution(Located<ExecutionDocument>)
         case policy(RepositoryPolicy)
@@ -202,7 +205,7 @@ public enum DesiredStateLoader {
             }
             switch kind {
             case .deploymentProfile:
-                if let p = ProfileDecoder.decode(doc.root, origin: origin, sink: &sink) { out.documents.append(.profile(Located(p, origin: origin))) }
+                if let p = ProfileDecoder.decode(doc.root, origin: origin, sink: &sink) { out.documents.append(.profile(Located(p, origin: origin), p.specSHA256)) }
             case .projectConfig:
                 if let p = ProjectConfigDecoder.decode(doc.root, sink: &sink) { out.documents.append(.project(Located(p, origin: origin))) }
             case .execution:
@@ -260,7 +263,9 @@ public enum DesiredStateLoader {
             counts[file.path] = file.documentCount
             for doc in file.documents {
                 switch doc {
-                case .profile(let p): state.profiles.append(p)
+                case .profile(let p, let hash):
+                    state.profiles.append(p)
+                    state.profileSHA256[p.value.name] = hash
                 case .project(let p): state.projects.append(p)
                 case .execution(let e): state.executions.append(e)
                 case .policy(let p):

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import Foundation
 
 /// A deployment profile row as PostgreSQL holds it (beampipe's `daliuge_deployment_profile`).
 public struct LiveProfile: Sendable, Hashable, Codable {
@@ -134,9 +135,12 @@ public struct LiveState: Sendable, Codable {
     }
 
     /// Changes whenever any row or inventory entry the planner reads changes.
-    public var fingerprint: String {
+    public var fingerprint: String { fingerprint(profileHashes: Dictionary(profiles.map { ($0.id, $0.specSHA256) }, uniquingKeysWith: { a, _ in a })) }
+
+    func fingerprint(profileHashes: [String: String]) -> String {
         var lines: [String] = []
-        for p in profiles { lines.append("P\t\(p.id)\t\(p.name)\t\(p.specSHA256)\t\(p.revision)") }
+        lines.reserveCapacity(profiles.count + inventory.count + projects.count + executions.count)
+        for p in profiles { lines.append("P\t\(p.id)\t\(p.name)\t\(profileHashes[p.id] ?? p.specSHA256)\t\(p.revision)") }
         for p in projects { lines.append("C\t\(p.id)\t\(p.projectID)\t\(p.version)\t\(p.spec.canonicalString)") }
         for i in inventory { lines.append("I\t\(i.kind.rawValue)\t\(i.name)\t\(i.specSHA256)") }
         for e in executions { lines.append("E\t\(e.name)\t\(e.status.rawValue)\t\(e.profileID ?? "")") }
@@ -155,6 +159,8 @@ struct LiveIndex {
     let inventory: [DocumentKind: [String: InventoryEntry]]
     let profilesByName: [String: LiveProfile]
     let projectsByID: [String: LiveProjectConfig]
+    /// Each live profile's hash, computed once (by id).
+    let profileHashes: [String: String]
 
     init(_ live: LiveState) {
         var inv: [DocumentKind: [String: InventoryEntry]] = [:]
@@ -162,7 +168,37 @@ struct LiveIndex {
         inventory = inv
         profilesByName = Dictionary(live.profiles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         projectsByID = Dictionary(live.projects.map { ($0.projectID, $0) }, uniquingKeysWith: { a, _ in a })
+        profileHashes = Self.hashes(live.profiles)
     }
 
     func entry(_ kind: DocumentKind, _ name: String) -> InventoryEntry? { inventory[kind]?[name] }
+
+    /// Hashing 10,000 rows is the planner's largest cost; it is spread over the cores.
+    static func hashes(_ profiles: [LiveProfile]) -> [String: String] {
+        guard profiles.count > 256 else { return Dictionary(profiles.map { ($0.id, $0.specSHA256) }, uniquingKeysWith: { a, _ in a }) }
+        let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
+        let slots = HashSlots(count: chunks)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var part: [(String, String)] = []
+            var i = chunk
+            while i < profiles.count {
+                part.append((profiles[i].id, profiles[i].specSHA256))
+                i += chunks
+            }
+            slots.set(chunk, part)
+        }
+        var out: [String: String] = [:]
+        out.reserveCapacity(profiles.count)
+        for part in slots.all() { for (id, h) in part { out[id] = h } }
+        return out
+    }
+}
+
+/// One slot per worker, written once each.
+private final class HashSlots: @unchecked Sendable {
+    private var slots: [[(String, String)]]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ value: [(String, String)]) { lock.lock(); slots[i] = value; lock.unlock() }
+    func all() -> [[(String, String)]] { lock.lock(); defer { lock.unlock() }; return slots }
 }

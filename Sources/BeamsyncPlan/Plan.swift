@@ -57,6 +57,7 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var after: JSONValue?
     public var beforeSHA256: String?
     public var afterSHA256: String?
+    /// Per-field differences for updates (creates and deletes carry the whole object in after/before).
     public var fieldChanges: [FieldChange]
     /// Where the document is (nil for deletions).
     public var origin: DocumentOrigin?

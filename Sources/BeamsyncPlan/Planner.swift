@@ -25,7 +25,7 @@ public struct Planner: Sendable {
             + executionChanges.sorted { $0.name < $1.name } + deletions.sorted { $0.name < $1.name }
         let impact = Self.impact(desired: desired, live: live, changes: ordered)
         return Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial,
-                    liveFingerprint: live.fingerprint, options: options,
+                    liveFingerprint: live.fingerprint(profileHashes: index.profileHashes), options: options,
                     changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
     }
 
@@ -46,16 +46,15 @@ public struct Planner: Sendable {
         for located in desired.profiles {
             let profile = located.value
             let after = profile.canonicalSpec
-            let afterHash = profile.specSHA256
+            let afterHash = desired.profileSHA256[profile.name] ?? profile.specSHA256
             guard let row = liveByName[profile.name] else {
                 changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .create, reason: .documentChanged,
                                               defaultTransition: profile.isDefault ? .promote : nil, after: after,
-                                              afterSHA256: afterHash, fieldChanges: JSONDiff.fields(before: nil, after: after),
-                                              origin: located.origin))
+                                              afterSHA256: afterHash, origin: located.origin))
                 continue
             }
             let before = row.canonicalSpec
-            let liveHash = row.specSHA256
+            let liveHash = live.profileHashes[row.id] ?? row.specSHA256
             let inventory = live.entry(.deploymentProfile, profile.name)
             if options.protectedProfiles.contains(profile.name) {
                 if liveHash != afterHash {
@@ -139,8 +138,7 @@ public struct Planner: Sendable {
             let project = located.value
             guard let row = liveByID[project.id] else {
                 changes.append(ResourceChange(kind: .projectConfig, name: project.id, action: .create, reason: .documentChanged,
-                                              after: project.spec, afterSHA256: project.specSHA256,
-                                              fieldChanges: JSONDiff.fields(before: nil, after: project.spec), origin: located.origin))
+                                              after: project.spec, afterSHA256: project.specSHA256, origin: located.origin))
                 continue
             }
             let inventory = live.entry(.projectConfig, project.id)
@@ -249,8 +247,7 @@ public struct Planner: Sendable {
                     continue
                 }
                 deletions.append(ResourceChange(kind: .deploymentProfile, name: row.name, action: .delete, reason: .pruned, liveID: row.id,
-                                                liveRevision: row.revision, before: row.canonicalSpec, beforeSHA256: row.specSHA256,
-                                                fieldChanges: JSONDiff.fields(before: row.canonicalSpec, after: nil)))
+                                                liveRevision: row.revision, before: row.canonicalSpec, beforeSHA256: row.specSHA256))
             case .projectConfig:
                 guard let row = index.projectsByID[entry.name] else { continue }
                 deletions.append(ResourceChange(kind: .projectConfig, name: row.projectID, action: .delete, reason: .pruned, liveID: row.id,
