@@ -42,8 +42,11 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     deinit { thread.stop() }
 
     /// `$BEAMSYNC_HOME`, else `$XDG_DATA_HOME/beamsync`, else `~/.local/share/beamsync`.
-    public static func defaultHome(environment: [String: String]) -> String {
+    public static func defaultHome(environment: [String: String], isRoot: Bool = geteuid() == 0) -> String {
         if let home = environment["BEAMSYNC_HOME"], !home.isEmpty { return home }
+        // As root the server runs as the `postgres` user, which cannot enter /root: use the
+        // system's state directory instead of the (private) home directory.
+        if isRoot { return "/var/lib/beamsync" }
         if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/beamsync" }
         let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return user + "/.local/share/beamsync"

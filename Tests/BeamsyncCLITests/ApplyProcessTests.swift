@@ -130,3 +130,34 @@ struct ApplyProcessTests {
         await db.drop()
     }
 }
+
+@Suite("embedded PostgreSQL")
+struct EmbeddedDatabaseTests {
+    @Test("with DATABASE_URL unset, plan starts a private PostgreSQL, says so, and stops it on exit")
+    func embeddedPlan() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        // The server runs as the postgres user when tests run as root; let it into the directory.
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: home.path)
+        defer { try? FileManager.default.removeItem(at: home) }
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "DATABASE_URL")
+        env["BEAMSYNC_HOME"] = home.path
+        let p = Process()
+        p.executableURL = repositoryRoot.appendingPathComponent(".build/debug/beamsync")
+        p.arguments = ["plan", "--dir", repositoryRoot.appendingPathComponent("examples/gitops-repo").path, "--detailed-exitcode"]
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2, "\(stdout)\(stderr)")
+        #expect(stderr.contains("using embedded PostgreSQL at \(home.path)/postgres"))
+        #expect(stdout.contains("Plan: 5 to create"))
+        // Stopped again: no postmaster.pid left behind.
+        #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("postgres/data/postmaster.pid").path))
+    }
+}

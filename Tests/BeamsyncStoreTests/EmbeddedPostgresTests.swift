@@ -67,11 +67,12 @@ struct EmbeddedPostgresTests {
         #expect(error.description.contains("DATABASE_URL"))
     }
 
-    @Test("BEAMSYNC_HOME, then XDG_DATA_HOME/beamsync, then ~/.local/share/beamsync")
+    @Test("BEAMSYNC_HOME, then /var/lib/beamsync for root, then XDG_DATA_HOME/beamsync, then ~/.local/share/beamsync")
     func homeResolution() {
         #expect(EmbeddedPostgres.defaultHome(environment: ["BEAMSYNC_HOME": "/b", "XDG_DATA_HOME": "/x", "HOME": "/h"]) == "/b")
-        #expect(EmbeddedPostgres.defaultHome(environment: ["XDG_DATA_HOME": "/x", "HOME": "/h"]) == "/x/beamsync")
-        #expect(EmbeddedPostgres.defaultHome(environment: ["HOME": "/h"]) == "/h/.local/share/beamsync")
+        #expect(EmbeddedPostgres.defaultHome(environment: ["XDG_DATA_HOME": "/x", "HOME": "/h"], isRoot: false) == "/x/beamsync")
+        #expect(EmbeddedPostgres.defaultHome(environment: ["HOME": "/h"], isRoot: false) == "/h/.local/share/beamsync")
+        #expect(EmbeddedPostgres.defaultHome(environment: ["HOME": "/root"], isRoot: true) == "/var/lib/beamsync")
         #expect(EmbeddedPostgres(home: "/b").directory == "/b/postgres")
     }
 }
