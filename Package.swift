@@ -32,6 +32,26 @@ let package = Package(
             name: "BeamsyncStore",
             dependencies: ["BeamsyncModel", "BeamsyncPlan", "CPostgres"]
         ),
+        .systemLibrary(
+            name: "CGit2",
+            path: "Sources/CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(
+            name: "BeamsyncGit",
+            dependencies: ["CGit2"]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "BeamsyncEngine",
+            dependencies: ["BeamsyncModel", "BeamsyncStore", "CCurl"]
+        ),
         .target(
             name: "BeamsyncCLI",
             dependencies: [
@@ -46,6 +66,8 @@ let package = Package(
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
+        .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
+        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore"]),
         .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
     ]
 )

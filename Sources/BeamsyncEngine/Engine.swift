@@ -1,0 +1,1 @@
+// Placeholder: the execution engine arrives with its issue.

@@ -1,0 +1,1 @@
+// Placeholder: the git source arrives with its issue.
