@@ -11,6 +11,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
@@ -53,12 +58,36 @@ let package = Package(
             dependencies: ["BeamsyncModel", "BeamsyncStore", "CCurl"]
         ),
         .target(
+            name: "BeamsyncController",
+            dependencies: [
+                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "BeamsyncServer",
+            dependencies: [
+                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncController",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(
             name: "BeamsyncCLI",
             dependencies: [
                 "BeamsyncModel",
                 "BeamsyncPlan",
                 "BeamsyncStore",
+                "BeamsyncGit",
+                "BeamsyncController",
+                "BeamsyncServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
@@ -67,7 +96,13 @@ let package = Package(
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
         .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
-        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncServerTests", dependencies: [
+            "BeamsyncServer", "BeamsyncController",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
     ]
 )

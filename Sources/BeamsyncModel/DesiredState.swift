@@ -99,10 +99,10 @@ public enum DesiredStateLoader {
         path == RepositoryPolicy.fileName || directoryKind(of: path) != nil
     }
 
-    /// Loads a whole repository tree.
-    public static func load(files: [SourceFile], options: LoadOptions = .init()) -> LoadResult {
+    /// Loads a whole repository tree. Files whose blob id is in `cache` are not parsed again.
+    public static func load(files: [SourceFile], options: LoadOptions = .init(), cache: ParsedFileCache? = nil) -> LoadResult {
         let documentFiles = files.filter { isDocumentFile($0.path) }
-        let parsed = parseAll(documentFiles, options: options, defaultKind: { directoryKind(of: $0) })
+        let parsed = parseAll(documentFiles, options: options, cache: cache, defaultKind: { directoryKind(of: $0) })
         var fileIndex: [String: String?] = [:]
         for f in files { fileIndex[f.path] = f.blobID }
         var result = assemble(parsed, files: fileIndex, options: options, checkGraphPaths: true)
@@ -149,10 +149,18 @@ public enum DesiredStateLoader {
         var diagnostics: [Diagnostic] = []
     }
 
-    static func parseAll(_ files: [SourceFile], options: LoadOptions, defaultKind: @escaping @Sendable (String) -> DocumentKind?) -> [ParsedFile] {
+    static func parseAll(_ files: [SourceFile], options: LoadOptions, cache: ParsedFileCache? = nil,
+                         defaultKind: @escaping @Sendable (String) -> DocumentKind?) -> [ParsedFile] {
         let results = UnsafeResultBuffer<ParsedFile>(count: files.count)
         let work: @Sendable (Int) -> Void = { i in
-            results.set(i, parseFile(files[i], limits: options.limits, defaultKind: defaultKind(files[i].path)))
+            let file = files[i]
+            if let cache, let blob = file.blobID, let hit = cache.lookup(path: file.path, blobID: blob) {
+                results.set(i, hit)
+                return
+            }
+            let parsed: ParsedFile = parseFile(file, limits: options.limits, defaultKind: defaultKind(file.path))
+            if let cache, let blob = file.blobID { cache.store(parsed, path: file.path, blobID: blob) }
+            results.set(i, parsed)
         }
         if options.parallel && files.count > 64 {
             DispatchQueue.concurrentPerform(iterations: files.count, execute: work)
@@ -389,4 +397,45 @@ final class UnsafeResultBuffer<T>: @unchecked Sendable {
     }
 
     func values() -> [T] { storage.map { $0! } }
+}
+
+/// Parsed files by (path, git blob id): an unchanged blob is never parsed twice. Thread-safe;
+/// bounded (least recently stored entries are dropped first).
+public final class ParsedFileCache: @unchecked Sendable {
+    private var entries: [String: DesiredStateLoader.ParsedFile] = [:]
+    private var order: [String] = []
+    private let lock = NSLock()
+    public let capacity: Int
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+
+    public init(capacity: Int = 50_000) { self.capacity = capacity }
+
+    private static func key(_ path: String, _ blob: String) -> String { blob + "\u{0}" + path }
+
+    func lookup(path: String, blobID: String) -> DesiredStateLoader.ParsedFile? {
+        lock.lock()
+        defer { lock.unlock() }
+        let hit = entries[Self.key(path, blobID)]
+        if hit == nil { misses += 1 } else { hits += 1 }
+        return hit
+    }
+
+    func store(_ parsed: DesiredStateLoader.ParsedFile, path: String, blobID: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        let k = Self.key(path, blobID)
+        if entries.updateValue(parsed, forKey: k) == nil { order.append(k) }
+        if order.count > capacity {
+            let drop = order.count - capacity
+            for old in order.prefix(drop) { entries[old] = nil }
+            order.removeFirst(drop)
+        }
+    }
+
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries.count
+    }
 }

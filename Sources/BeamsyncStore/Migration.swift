@@ -21,5 +21,6 @@ public struct Migration: Sendable {
 public enum BeamsyncMigrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "core_schema", sql: Migration0001.sql),
+        Migration(version: 2, name: "live_version_and_source_status", sql: Migration0002.sql),
     ]
 }

@@ -1,0 +1,274 @@
+import BeamsyncModel
+import BeamsyncPlan
+import BeamsyncStore
+import Foundation
+import Logging
+
+/// What one reconcile did.
+public enum ReconcileOutcome: Sendable, Equatable {
+    case notLeader
+    case suspended
+    /// Same commit, same live state: nothing read beyond two small queries, nothing written.
+    case upToDate(revision: String)
+    /// A failed revision waits for its next attempt.
+    case backingOff(revision: String, until: Date)
+    case applied(revision: String, changes: Int, triggered: Int)
+    case failed(reason: StatusReason, message: String)
+
+    public var label: String {
+        switch self {
+        case .notLeader: "not_leader"
+        case .suspended: "suspended"
+        case .upToDate: "no_op"
+        case .backingOff: "backoff"
+        case .applied(_, let changes, let triggered): changes + triggered == 0 ? "no_op" : "applied"
+        case .failed: "failed"
+        }
+    }
+}
+
+public struct ControllerOptions: Sendable {
+    public var interval: Duration = .seconds(180)
+    public var backoff = Backoff()
+    /// Command-line overrides of beamsync.yaml (nil: use the repository's policy).
+    public var prune: Bool? = nil
+    public var heal: Bool? = nil
+    public var adopt = false
+    public var actor: String = "controller:\(ProcessInfo.processInfo.hostName)"
+
+    public init() {}
+}
+
+/// The reconcile loop for one source: fetch → plan → apply (the same code path as the CLI) →
+/// record status. One replica applies (leader election); webhooks and `beamsync reconcile` only
+/// wake it early — correctness comes from polling.
+public actor Controller {
+    public let source: any DesiredSource
+    public let options: ControllerOptions
+    public let metrics: ControllerMetrics
+    private let conninfo: String
+    private let logger: Logger
+    private let election: LeaderElection
+    private let cache = ParsedFileCache()
+    private var connection: PGConnection?
+    private var sourceID: Int64?
+    private let wakeups: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+    public private(set) var lastOutcome: ReconcileOutcome?
+    public private(set) var lastReconcileAt: Date?
+
+    public init(source: any DesiredSource, conninfo: String, options: ControllerOptions = .init(),
+                metrics: ControllerMetrics = ControllerMetrics(), logger: Logger = Logger(label: "beamsync.controller")) {
+        self.source = source
+        self.conninfo = conninfo
+        self.options = options
+        self.metrics = metrics
+        self.logger = logger
+        self.election = LeaderElection(conninfo: conninfo, logger: logger, onChange: { metrics.leader($0) })
+        (wakeups, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        metrics.leader(false)
+    }
+
+    /// Asks for a reconcile as soon as possible (webhooks, `beamsync reconcile`). Only a hint.
+    public nonisolated func wake() { wakeContinuation.yield() }
+
+    public var isLeader: Bool { get async { await election.isLeader } }
+
+    // MARK: Loop
+
+    /// Runs until the task is cancelled; each pass checks leadership, reconciles when leading,
+    /// then sleeps for the jittered interval (or until woken, or until a backoff ends).
+    public func run(shouldStop: @escaping @Sendable () -> Bool = { Task.isCancelled }) async {
+        let listener = Task { await self.listenForRequests() }
+        defer { listener.cancel() }
+        var iterator = wakeups.makeAsyncIterator()
+        while !shouldStop() {
+            var wait = jittered(options.interval)
+            if await election.check() {
+                let outcome = await reconcile()
+                if case .backingOff(_, let until) = outcome { wait = min(wait, .milliseconds(Int64(max(until.timeIntervalSinceNow, 0.05) * 1000))) }
+                if case .failed = outcome, let next = try? await nextAttemptDelay() { wait = min(wait, next) }
+            } else {
+                wait = min(wait, await election.interval)
+            }
+            if shouldStop() { break }
+            await sleepOrWake(wait, &iterator)
+        }
+        await election.resign()
+        await connection?.close()
+        connection = nil
+    }
+
+    private func sleepOrWake(_ duration: Duration, _ iterator: inout AsyncStream<Void>.Iterator) async {
+        // A cancelled timer must not wake the loop: only a finished sleep yields.
+        let timer = Task {
+            do {
+                try await Task.sleep(for: duration)
+                self.wake()
+            } catch {}
+        }
+        _ = await iterator.next(isolation: #isolation)
+        timer.cancel()
+    }
+
+    /// `beamsync reconcile` sends NOTIFY beamsync_reconcile; a dedicated session listens for it.
+    private func listenForRequests() async {
+        while !Task.isCancelled {
+            do {
+                let conn = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-listener"])
+                try await conn.listen(SourceStatusStore.reconcileChannel)
+                while !Task.isCancelled {
+                    if try await conn.waitForNotification(timeout: .seconds(5)) != nil { wake() }
+                }
+                await conn.close()
+            } catch {
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    private func nextAttemptDelay() async throws -> Duration? {
+        guard let id = sourceID, let conn = connection, let status = try await SourceStatusStore(conn: conn).get(id: id),
+              let next = status.nextAttemptAt else { return nil }
+        return .milliseconds(Int64(max(next.timeIntervalSinceNow, 0.05) * 1000))
+    }
+
+    // MARK: One reconcile
+
+    @discardableResult
+    public func reconcile() async -> ReconcileOutcome {
+        guard await election.check() else { return record(.notLeader, seconds: 0) }
+        let started = Date()
+        let outcome: ReconcileOutcome
+        do {
+            outcome = try await reconcileAsLeader(started: started)
+        } catch {
+            // The database went away mid-reconcile: reconnect next time; the apply, if any, rolled back.
+            await connection?.close()
+            connection = nil
+            logger.error("reconcile failed", metadata: ["error": .string("\(error)")])
+            outcome = .failed(reason: .applyFailed, message: "\(error)")
+        }
+        return record(outcome, seconds: Date().timeIntervalSince(started))
+    }
+
+    private func record(_ outcome: ReconcileOutcome, seconds: Double) -> ReconcileOutcome {
+        lastOutcome = outcome
+        lastReconcileAt = Date()
+        if outcome != .notLeader { metrics.reconciled(result: outcome.label, seconds: seconds) }
+        return outcome
+    }
+
+    private func database() async throws -> PGConnection {
+        if let c = connection, !c.isBroken { return c }
+        let c = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-controller"])
+        try await Reconciler(conn: c).prepare()
+        connection = c
+        return c
+    }
+
+    private func reconcileAsLeader(started: Date) async throws -> ReconcileOutcome {
+        let conn = try await database()
+        let store = SourceStatusStore(conn: conn)
+        let status: SourceStatus
+        if let id = sourceID, let s = try await store.get(id: id) {
+            status = s
+        } else {
+            status = try await store.register(url: source.url, branch: source.branch, path: source.path)
+            sourceID = status.id
+        }
+        if status.suspended { return .suspended }
+
+        // Fetch: the remote may be gone or stalled; the applied state stays as it is.
+        let fetchStart = Date()
+        let revision: String
+        do {
+            revision = try await source.latestRevision()
+            metrics.fetched(ok: true, seconds: Date().timeIntervalSince(fetchStart))
+        } catch {
+            metrics.fetched(ok: false, seconds: Date().timeIntervalSince(fetchStart))
+            return try await fail(store, status, revision: nil, reason: .fetchFailed, message: "fetching \(source.url) failed: \(error)", started: started)
+        }
+
+        let liveVersion = try await store.liveVersion()
+        let requested = status.reconcileRequestedAt != nil
+        if !requested, status.status == .ready, revision == status.lastAppliedRevision, liveVersion == status.lastLiveVersion {
+            return .upToDate(revision: revision)
+        }
+        if !requested, status.failures > 0, revision == status.lastAttemptedRevision, let next = status.nextAttemptAt, next > Date() {
+            return .backingOff(revision: revision, until: next)
+        }
+        let failuresSoFar = revision == status.lastAttemptedRevision ? status.failures : 0
+
+        try await store.setStatus(id: status.id, .reconciling, reason: .progressing, message: "reconciling \(revision)")
+        let snapshot: SourceSnapshot
+        do {
+            snapshot = try await source.snapshot(at: revision)
+        } catch {
+            return try await fail(store, status, revision: revision, reason: .fetchFailed, message: "reading \(revision) failed: \(error)",
+                                  failures: failuresSoFar, started: started)
+        }
+        let reconciler = Reconciler(conn: conn)
+        let live = try await reconciler.readLive()
+        var loadOptions = LoadOptions()
+        loadOptions.externalProfiles = live.externalProfiles
+        let loaded = DesiredStateLoader.load(files: snapshot.files, options: loadOptions, cache: cache)
+        guard let desired = loaded.state else {
+            let errors = loaded.diagnostics.errors
+            let message = "\(errors.count) error\(errors.count == 1 ? "" : "s") at \(snapshot.displayRevision): "
+                + errors.prefix(5).map(\.description).joined(separator: "; ")
+            return try await fail(store, status, revision: revision, reason: .validationFailed, message: message,
+                                  failures: failuresSoFar, started: started)
+        }
+        let planOptions = PlanOptions(policy: desired.policy, prune: options.prune, heal: options.heal, adopt: options.adopt)
+        let plan: Plan
+        let result: ApplyResult
+        do {
+            (plan, result) = try await reconciler.apply(desired, options: planOptions, source: "\(source.url)@\(snapshot.displayRevision)",
+                                                        actor: options.actor, revision: revision)
+        } catch let rejected as PlanRejected {
+            let message = rejected.plan.diagnostics.errors.prefix(5).map(\.description).joined(separator: "; ")
+            return try await fail(store, status, revision: revision, reason: .planFailed, message: message, failures: failuresSoFar, started: started)
+        } catch let error as PostgresError where error.isConnectionLost {
+            throw error
+        } catch {
+            return try await fail(store, status, revision: revision, reason: .applyFailed, message: "\(error)", failures: failuresSoFar, started: started)
+        }
+
+        let summary = plan.summary
+        let changes = summary.create + summary.update + summary.delete
+        let message = changes + summary.trigger == 0
+            ? "\(snapshot.displayRevision) is applied; no changes"
+            : "applied \(snapshot.displayRevision): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
+        try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
+                                      reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message)
+        try await store.recordRun(sourceID: status.id, SyncRun(
+            revision: revision, startedAt: started, finishedAt: Date(), result: changes + summary.trigger == 0 ? .noOp : .applied,
+            summary: .object(["create": .int(Int64(summary.create)), "update": .int(Int64(summary.update)),
+                              "delete": .int(Int64(summary.delete)), "trigger": .int(Int64(summary.trigger)),
+                              "drift": .int(Int64(summary.drifted))]),
+            error: nil))
+        metrics.drift(count: summary.drifted)
+        for kind in DocumentKind.allCases {
+            metrics.objects(kind: kind.rawValue, count: plan.changes.filter { $0.kind == kind && $0.action != .delete }.count)
+        }
+        logger.info("reconciled", metadata: ["revision": .string(revision), "result": .string(message)])
+        return .applied(revision: revision, changes: changes, triggered: result.triggered)
+    }
+
+    private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message: String,
+                      failures previous: Int? = nil, started: Date) async throws -> ReconcileOutcome {
+        let failures = (previous ?? status.failures) + 1
+        let next = Date().addingTimeInterval(seconds(options.backoff.delay(afterFailures: failures)))
+        try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next)
+        try await store.recordRun(sourceID: status.id, SyncRun(revision: revision ?? status.lastAttemptedRevision, startedAt: started,
+                                                               finishedAt: Date(), result: .failed, summary: nil, error: message))
+        logger.warning("reconcile failed", metadata: ["reason": .string(reason.rawValue), "message": .string(message),
+                                                      "retry_in_s": .string(String(format: "%.1f", next.timeIntervalSinceNow))])
+        return .failed(reason: reason, message: message)
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder: the execution engine arrives with its issue.
