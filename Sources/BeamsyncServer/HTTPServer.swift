@@ -1,0 +1,123 @@
+import BeamsyncController
+import BeamsyncModel
+import BeamsyncStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// What the HTTP server needs from the rest of beamsync.
+public struct ServerDependencies: Sendable {
+    public var metrics: ControllerMetrics
+    public var secrets: WebhookSecrets
+    /// Wakes the controller (a webhook is a hint).
+    public var wake: @Sendable () -> Void
+    /// The status document served at /api/v2/gitops/status.
+    public var status: @Sendable () async throws -> JSONValue
+    /// Whether the database answers (for /readyz).
+    public var databaseReady: @Sendable () async -> Bool
+    /// Webhook bodies larger than this are refused with 413.
+    public var maxBodyBytes: Int = 1 << 20
+
+    public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () -> Void,
+                status: @escaping @Sendable () async throws -> JSONValue, databaseReady: @escaping @Sendable () async -> Bool) {
+        self.metrics = metrics
+        self.secrets = secrets
+        self.wake = wake
+        self.status = status
+        self.databaseReady = databaseReady
+    }
+}
+
+/// The controller's HTTP endpoints: health, readiness, metrics, webhooks, status.
+public enum BeamsyncHTTP {
+    public static func router(_ deps: ServerDependencies) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ -> Response in
+            await deps.databaseReady()
+                ? text(.ok, "ready\n")
+                : text(.serviceUnavailable, "database unreachable\n")
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: deps.metrics.render())))
+        }
+        router.get("/api/v2/gitops/status") { _, _ -> Response in
+            json(.ok, try await deps.status())
+        }
+        router.get("/") { _, _ -> Response in
+            let status = (try? await deps.status()) ?? .object(["error": .string("status unavailable")])
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(status))))
+        }
+        for provider in WebhookProvider.allCases {
+            router.post("/hooks/\(provider.rawValue)") { request, _ -> Response in
+                var request = request
+                let body: ByteBuffer
+                do {
+                    body = try await request.collectBody(upTo: deps.maxBodyBytes)
+                } catch {
+                    deps.metrics.webhook(provider: provider.rawValue, result: "too_large")
+                    return text(.contentTooLarge, "body larger than \(deps.maxBodyBytes) bytes\n")
+                }
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                let verdict = WebhookAuthenticator.verify(provider, headers: headers, body: Array(buffer: body), secrets: deps.secrets)
+                switch verdict {
+                case .accepted:
+                    deps.metrics.webhook(provider: provider.rawValue, result: "accepted")
+                    deps.wake()
+                    return text(.accepted, "reconcile requested\n")
+                case .disabled:
+                    deps.metrics.webhook(provider: provider.rawValue, result: "disabled")
+                    return text(.notFound, "no secret is configured for \(provider.rawValue) webhooks\n")
+                case .rejected(let why):
+                    deps.metrics.webhook(provider: provider.rawValue, result: "rejected")
+                    return text(.unauthorized, "\(why)\n")
+                }
+            }
+        }
+        return router
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.canonicalStringPretty + "\n")))
+    }
+
+    /// The application bound to `host:port`.
+    public static func application(_ deps: ServerDependencies, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        Application(router: router(deps), configuration: .init(address: .hostname(host, port: port), serverName: "beamsync"), logger: logger)
+    }
+}
+
+/// A small human status page.
+enum StatusPage {
+    static func html(_ status: JSONValue) -> String {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        var rows = ""
+        for source in status["sources"]?.arrayValue ?? [] {
+            let cells = ["url", "branch", "path", "status", "reason", "message", "last_applied_revision", "last_attempted_revision"]
+                .map { "<td>" + esc(source[$0]?.stringValue ?? "") + "</td>" }.joined()
+            rows += "<tr>\(cells)</tr>\n"
+        }
+        return """
+            <!doctype html><html><head><meta charset="utf-8"><title>beamsync</title>
+            <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head>
+            <body><h1>beamsync</h1><p>leader: \(status["leader"]?.boolValue == true ? "yes" : "no")</p>
+            <table><tr><th>url</th><th>branch</th><th>path</th><th>status</th><th>reason</th><th>message</th><th>applied</th><th>attempted</th></tr>
+            \(rows)</table><p><a href="/metrics">metrics</a> · <a href="/api/v2/gitops/status">status JSON</a></p></body></html>
+            """
+    }
+}
