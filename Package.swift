@@ -82,7 +82,6 @@ let package = Package(
                 "BeamsyncModel",
                 "BeamsyncPlan",
                 "BeamsyncStore",
-                "BeamsyncGit",
                 "BeamsyncController",
                 "BeamsyncServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
