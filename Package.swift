@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "BeamsyncController",
             dependencies: [
-                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
+                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncGit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,6 +82,7 @@ let package = Package(
                 "BeamsyncModel",
                 "BeamsyncPlan",
                 "BeamsyncStore",
+                "BeamsyncGit",
                 "BeamsyncController",
                 "BeamsyncServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

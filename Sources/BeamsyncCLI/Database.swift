@@ -10,15 +10,19 @@ struct DatabaseOptions: ParsableArguments {
     var databaseURL: String?
 
     func connect() async throws -> DatabaseSession {
+        let (conninfo, embedded) = try await resolve()
+        return DatabaseSession(conn: try await PGConnection.connect(conninfo: conninfo), embedded: embedded)
+    }
+
+    /// The conninfo to use, starting the embedded server when DATABASE_URL is unset (the returned
+    /// server is the one to stop afterwards, if this process started it).
+    func resolve() async throws -> (conninfo: String, embedded: EmbeddedPostgres?) {
         let env = ProcessInfo.processInfo.environment
-        if let url = databaseURL ?? env["DATABASE_URL"], !url.isEmpty {
-            return DatabaseSession(conn: try await PGConnection.connect(conninfo: url), embedded: nil)
-        }
+        if let url = databaseURL ?? env["DATABASE_URL"], !url.isEmpty { return (url, nil) }
         let embedded = EmbeddedPostgres(environment: env)
         let started = try await embedded.start()
         StandardError.write("beamsync: \(started.message)")
-        let conn = try await PGConnection.connect(conninfo: started.conninfo)
-        return DatabaseSession(conn: conn, embedded: started.startedByThisProcess ? embedded : nil)
+        return (started.conninfo, started.startedByThisProcess ? embedded : nil)
     }
 }
 

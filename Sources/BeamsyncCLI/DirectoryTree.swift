@@ -60,9 +60,3 @@ public enum DirectoryTree {
     }
 }
 
-extension DesiredStateLoader {
-    /// Documents plus the graphs executions may reference.
-    public static func isDocumentFileOrGraph(_ path: String) -> Bool {
-        isDocumentFile(path) || path.hasPrefix("graphs/")
-    }
-}

@@ -49,7 +49,7 @@ public actor Controller {
     private let conninfo: String
     private let logger: Logger
     private let election: LeaderElection
-    private let cache = ParsedFileCache()
+    private let cache: ParsedFileCache
     private var connection: PGConnection?
     private var sourceID: Int64?
     private let wakeups: AsyncStream<Void>
@@ -58,8 +58,10 @@ public actor Controller {
     public private(set) var lastReconcileAt: Date?
 
     public init(source: any DesiredSource, conninfo: String, options: ControllerOptions = .init(),
-                metrics: ControllerMetrics = ControllerMetrics(), logger: Logger = Logger(label: "beamsync.controller")) {
+                metrics: ControllerMetrics = ControllerMetrics(), logger: Logger = Logger(label: "beamsync.controller"),
+                cache: ParsedFileCache = ParsedFileCache()) {
         self.source = source
+        self.cache = cache
         self.conninfo = conninfo
         self.options = options
         self.metrics = metrics

@@ -99,6 +99,11 @@ public enum DesiredStateLoader {
         path == RepositoryPolicy.fileName || directoryKind(of: path) != nil
     }
 
+    /// Documents plus the graphs executions may reference: what a source must provide.
+    public static func isDocumentFileOrGraph(_ path: String) -> Bool {
+        isDocumentFile(path) || path.hasPrefix("graphs/")
+    }
+
     /// Loads a whole repository tree. Files whose blob id is in `cache` are not parsed again.
     public static func load(files: [SourceFile], options: LoadOptions = .init(), cache: ParsedFileCache? = nil) -> LoadResult {
         let documentFiles = files.filter { isDocumentFile($0.path) }
@@ -412,6 +417,13 @@ public final class ParsedFileCache: @unchecked Sendable {
     public init(capacity: Int = 50_000) { self.capacity = capacity }
 
     private static func key(_ path: String, _ blob: String) -> String { blob + "\u{0}" + path }
+
+    /// Whether a parse of this blob at this path is cached (its bytes need not be read).
+    public func contains(path: String, blobID: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries[Self.key(path, blobID)] != nil
+    }
 
     func lookup(path: String, blobID: String) -> DesiredStateLoader.ParsedFile? {
         lock.lock()

@@ -1,0 +1,161 @@
+import ArgumentParser
+import BeamsyncController
+import BeamsyncGit
+import BeamsyncModel
+import BeamsyncServer
+import BeamsyncStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `beamsync run`: the controller. Polls the repository (with jitter), applies each new commit
+/// through the same plan/apply path as the CLI, serves webhooks, health, metrics and status.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the controller: keep PostgreSQL in step with a git repository.",
+        discussion: """
+            Any number of replicas may run against one database; one leads (PostgreSQL advisory lock) \
+            and applies, the others wait and take over when it dies. Webhooks only wake the loop early: \
+            polling alone keeps the database correct. SIGTERM finishes the reconcile in flight and exits.
+            """
+    )
+
+    @Option(help: "Repository URL: file://, ssh:// (or user@host:path), https://.")
+    var repo: String
+    @Option(help: "Branch to follow.")
+    var branch = "main"
+    @Option(help: "Subdirectory of the repository that holds profiles/, projects/, executions/.")
+    var path = ""
+    @Option(help: "Poll interval (e.g. 30s, 3m, 1h); jittered by ±10%.")
+    var interval = "3m"
+    @Option(help: "Deadline for one git fetch.")
+    var fetchTimeout = "60s"
+    @Option(help: "Address for webhooks, health, metrics and status (host:port).")
+    var listen = "127.0.0.1:8080"
+    @Option(help: "Where the bare git mirror and other caches live (default: $BEAMSYNC_HOME/cache).")
+    var cacheDir: String?
+
+    @Option(help: "File holding the GitHub webhook secret (enables /hooks/github).")
+    var githubSecretFile: String?
+    @Option(help: "File holding the GitLab webhook token (enables /hooks/gitlab).")
+    var gitlabTokenFile: String?
+    @Option(help: "File holding the generic webhook HMAC secret (enables /hooks/generic).")
+    var webhookSecretFile: String?
+
+    @Option(help: "SSH private key file for ssh:// repositories (ed25519 or ECDSA).")
+    var sshKeyFile: String?
+    @Option(help: "File holding the SSH key's passphrase.")
+    var sshPassphraseFile: String?
+    @Option(help: "known_hosts file the server's host key must match ([host]:port entries for non-22 ports).")
+    var knownHostsFile: String?
+    @Option(help: "File holding an https access token.")
+    var tokenFile: String?
+    @Option(help: "CA bundle for https repositories.")
+    var caFile: String?
+    @Flag(help: "Do not verify the https server's certificate (never in production).")
+    var insecureSkipTLSVerify = false
+
+    @OptionGroup var planning: PlanningFlags
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        BeamsyncLogHandler.bootstrap()
+        let logger = Logger(label: "beamsync")
+        let intervalDuration = try DurationText.parse(interval, option: "--interval")
+        let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
+        let (host, port) = try ListenAddress.parse(listen)
+        let secrets = WebhookSecrets(github: try githubSecretFile.map(WebhookSecrets.read(file:)),
+                                     gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
+                                     generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))
+        let remote = try remoteOptions()
+        let (conninfo, embedded) = try await database.resolve()
+        defer { if let embedded { Task { try? await embedded.stop() } } }
+
+        let env = ProcessInfo.processInfo.environment
+        let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
+        let cache = ParsedFileCache()
+        let source = GitDesiredSource(url: repo, branch: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
+                                      fetchTimeout: timeout, cache: cache)
+        var options = ControllerOptions()
+        options.interval = intervalDuration
+        options.prune = planning.prune
+        options.heal = planning.heal
+        options.adopt = planning.adopt
+        let metrics = ControllerMetrics()
+        let controller = Controller(source: source, conninfo: conninfo, options: options, metrics: metrics, logger: logger, cache: cache)
+        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: 2)
+        let deps = ServerDependencies(
+            metrics: metrics, secrets: secrets, wake: { controller.wake() },
+            status: {
+                let leader = await controller.isLeader
+                return try await pool.withConnection { conn in try await StatusDocument.build(conn: conn, leader: leader) }
+            },
+            databaseReady: { (try? await pool.withConnection { conn in try await conn.query("SELECT 1") }) != nil })
+        let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
+        logger.info("controller starting", metadata: ["repo": .string(RemoteURLText.redacted(repo)), "branch": .string(branch),
+                                                      "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller))],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await pool.close()
+        logger.info("controller stopped")
+    }
+
+    private func remoteOptions() throws -> GitRemoteOptions {
+        if let key = sshKeyFile {
+            guard let knownHostsFile else {
+                throw ValidationError("--ssh-key-file needs --known-hosts-file: the server's host key must be checked")
+            }
+            return .ssh(privateKeyFile: key, passphraseFile: sshPassphraseFile, knownHostsFile: knownHostsFile)
+        }
+        if tokenFile != nil || caFile != nil || insecureSkipTLSVerify {
+            return .https(tokenFile: tokenFile, caFile: caFile, insecureSkipTLSVerify: insecureSkipTLSVerify)
+        }
+        return .none
+    }
+}
+
+/// Runs the controller loop as a service; graceful shutdown lets the reconcile in flight finish.
+struct ControllerService: Service {
+    let controller: Controller
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            await controller.run(shouldStop: { Task.isShuttingDownGracefully || Task.isCancelled })
+        } onGracefulShutdown: {
+            controller.wake()
+        }
+    }
+}
+
+/// `30s`, `3m`, `1h`, `500ms`.
+enum DurationText {
+    static func parse(_ text: String, option: String) throws -> Duration {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if suffix == "s" && text.hasSuffix("ms") { continue }
+            if let v = Double(text.dropLast(suffix.count)), v > 0 { return .milliseconds(Int64(v * factor * 1000)) }
+        }
+        throw ValidationError("\(option) '\(text)' is not a duration; write e.g. 30s, 3m or 1h")
+    }
+}
+
+enum ListenAddress {
+    static func parse(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ValidationError("--listen '\(text)' is not host:port (e.g. 127.0.0.1:8080)")
+        }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+}
+
+/// URLs in logs without credentials.
+enum RemoteURLText {
+    static func redacted(_ url: String) -> String {
+        guard var c = URLComponents(string: url), c.password != nil || c.user != nil else { return url }
+        if c.password != nil { c.password = "REDACTED" }
+        return c.string ?? url
+    }
+}
