@@ -44,14 +44,14 @@ struct ApplyCommand: AsyncParsableCommand {
                 return (saved, try await reconciler.apply(saved: saved, actor: Actor.current, revision: revision))
             }
             let live = try await reconciler.readLive()
-            let (desired, diagnostics, sourceName) = source.load(externalProfiles: live.externalProfiles)
+            let (desired, diagnostics, sourceName, sourceRevision) = try await source.load(externalProfiles: live.externalProfiles)
             guard let desired else {
                 reportLoadFailure(diagnostics)
                 return nil
             }
             let options = planning.options(policy: desired.policy)
             if autoApprove {
-                return try await reconciler.apply(desired, options: options, source: sourceName, actor: Actor.current, revision: revision)
+                return try await reconciler.apply(desired, options: options, source: sourceName, actor: Actor.current, revision: revision ?? sourceRevision)
             }
             // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).
             let shown = Planner(options: options).plan(desired: desired, live: live, source: sourceName)
@@ -61,7 +61,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 return (shown, ApplyResult())
             }
             try confirm(shown)
-            return (shown, try await reconciler.apply(saved: shown, actor: Actor.current, revision: revision))
+            return (shown, try await reconciler.apply(saved: shown, actor: Actor.current, revision: revision ?? sourceRevision))
         }
         guard let (applied, result) = outcome else { throw ExitCode(1) }
         switch format {

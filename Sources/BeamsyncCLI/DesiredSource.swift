@@ -1,21 +1,93 @@
 import ArgumentParser
+import BeamsyncController
+import BeamsyncGit
 import BeamsyncModel
+import BeamsyncStore
 import Foundation
 
-/// Where the desired state comes from.
+/// Credentials and TLS settings for reaching a git remote (secrets come from files).
+struct GitAccessOptions: ParsableArguments {
+    @Option(help: "SSH private key file for ssh:// repositories (ed25519 or ECDSA).")
+    var sshKeyFile: String?
+    @Option(help: "File holding the SSH key's passphrase.")
+    var sshPassphraseFile: String?
+    @Option(help: "known_hosts file the server's host key must match ([host]:port entries for non-22 ports).")
+    var knownHostsFile: String?
+    @Option(help: "File holding an https access token.")
+    var tokenFile: String?
+    @Option(help: "CA bundle for https repositories.")
+    var caFile: String?
+    @Flag(help: "Do not verify the https server's certificate (never in production).")
+    var insecureSkipTLSVerify = false
+
+    func remoteOptions() throws -> GitRemoteOptions {
+        if let key = sshKeyFile {
+            guard let knownHostsFile else {
+                throw ValidationError("--ssh-key-file needs --known-hosts-file: the server's host key must be checked")
+            }
+            return .ssh(privateKeyFile: key, passphraseFile: sshPassphraseFile, knownHostsFile: knownHostsFile)
+        }
+        if tokenFile != nil || caFile != nil || insecureSkipTLSVerify {
+            return .https(tokenFile: tokenFile, caFile: caFile, insecureSkipTLSVerify: insecureSkipTLSVerify)
+        }
+        return .none
+    }
+}
+
+/// Where the desired state comes from: a working directory (default) or a git repository at a ref.
 struct SourceOptions: ParsableArguments {
     @Option(help: "Repository directory to read (uncommitted edits included).")
     var dir: String = "."
+    @Option(help: "Read a git repository instead of --dir: a URL (file://, ssh://, https://) or a local path.")
+    var repo: String?
+    @Option(help: "With --repo: the branch, tag or commit to read.")
+    var ref: String = "main"
+    @Option(help: "With --repo: the subdirectory holding profiles/, projects/, executions/.")
+    var path: String = ""
+    @OptionGroup var access: GitAccessOptions
 
-    /// Loads the directory; profiles already in the database satisfy references.
-    func load(externalProfiles: [ExternalProfile]) -> (DesiredState?, [Diagnostic], source: String) {
+    /// A loaded revision: its files and how to name it.
+    struct Loaded {
+        var files: [SourceFile]
+        var diagnostics: [Diagnostic]
+        var name: String
+        var revision: String?
+    }
+
+    var repositoryURL: String? {
+        guard let repo else { return nil }
+        if repo.contains("://") || repo.contains("@") { return repo }
+        return "file://" + URL(fileURLWithPath: repo).standardizedFileURL.path
+    }
+
+    func gitSource(ref: String) throws -> GitDesiredSource {
+        let home = EmbeddedPostgres.defaultHome(environment: ProcessInfo.processInfo.environment)
+        return GitDesiredSource(url: repositoryURL!, branch: ref, path: path, cacheDirectory: home + "/cache", options: try access.remoteOptions())
+    }
+
+    /// Reads the files of the working directory, or of the repository at `ref`.
+    func read(ref overrideRef: String? = nil) async throws -> Loaded {
+        if repo != nil {
+            let source = try gitSource(ref: overrideRef ?? ref)
+            let revision = try await source.latestRevision()
+            let snapshot = try await source.snapshot(at: revision)
+            return Loaded(files: snapshot.files, diagnostics: [], name: "\(RemoteURLText.redacted(repositoryURL!))@\(overrideRef ?? ref) (\(revision.prefix(12)))",
+                          revision: revision)
+        }
         let tree = DirectoryTree.read(root: dir)
+        let prefix = dir == "." ? "" : (dir.hasSuffix("/") ? dir : dir + "/")
+        return Loaded(files: tree.files, diagnostics: tree.diagnostics.map { $0.prefixingFiles(with: prefix) }, name: dir, revision: nil)
+    }
+
+    /// Loads and checks the desired state; profiles already in the database satisfy references.
+    func load(externalProfiles: [ExternalProfile], ref overrideRef: String? = nil) async throws -> (DesiredState?, [Diagnostic], source: String, revision: String?) {
+        let loaded = try await read(ref: overrideRef)
         var options = LoadOptions()
         options.externalProfiles = externalProfiles
-        let result = DesiredStateLoader.load(files: tree.files, options: options)
-        let prefix = dir == "." ? "" : (dir.hasSuffix("/") ? dir : dir + "/")
-        let diagnostics = (tree.diagnostics + result.diagnostics).map { $0.prefixingFiles(with: prefix) }
-        return (diagnostics.hasErrors ? nil : result.state, diagnostics, dir)
+        let result = DesiredStateLoader.load(files: loaded.files, options: options)
+        let prefix = repo == nil && dir != "." ? (dir.hasSuffix("/") ? dir : dir + "/") : ""
+        let diagnostics = loaded.diagnostics + result.diagnostics.map { $0.prefixingFiles(with: prefix) }
+        return (diagnostics.hasErrors ? nil : result.state, diagnostics, loaded.name, loaded.revision)
     }
 }
 

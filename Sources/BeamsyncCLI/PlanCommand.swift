@@ -1,4 +1,5 @@
 import ArgumentParser
+import BeamsyncGit
 import BeamsyncModel
 import BeamsyncPlan
 import BeamsyncStore
@@ -29,13 +30,21 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Exit 0 when there are no changes, 2 when there are changes, 1 on error.")
     var detailedExitcode = false
 
+    @Option(help: "With --repo: also show what the change does relative to this base ref (for pull requests).")
+    var base: String?
+
+    func validate() throws {
+        if base != nil && source.repo == nil { throw ValidationError("--base needs --repo (it compares two commits)") }
+    }
+
     func run() async throws {
+        if let base { return try await review(base: base) }
         let session = try await database.connect()
         let plan: Plan? = try await session.run { conn in
             let reconciler = Reconciler(conn: conn)
             try await reconciler.prepare()
             let live = try await reconciler.readLive()
-            let (desired, diagnostics, sourceName) = source.load(externalProfiles: live.externalProfiles)
+            let (desired, diagnostics, sourceName, _) = try await source.load(externalProfiles: live.externalProfiles)
             guard let desired else {
                 reportLoadFailure(diagnostics)
                 return nil
@@ -109,5 +118,57 @@ enum PlanFile {
         } catch {
             throw ValidationError("\(path) is not a beamsync plan file: \(error)")
         }
+    }
+}
+
+extension PlanCommand {
+    /// `plan --repo R --ref HEAD --base BASE`: the pull-request view.
+    func review(base: String) async throws {
+        let session = try await database.connect()
+        let review: PullRequestReview? = try await session.run { conn in
+            let reconciler = Reconciler(conn: conn)
+            try await reconciler.prepare()
+            let live = try await reconciler.readLive()
+            let (head, diagnostics, headName, headRevision) = try await source.load(externalProfiles: live.externalProfiles)
+            guard let head, let headRevision else {
+                reportLoadFailure(diagnostics)
+                return nil
+            }
+            let (baseState, baseDiagnostics, baseName, baseRevision) = try await source.load(externalProfiles: live.externalProfiles, ref: base)
+            // A base that does not validate (or predates beamsync) is compared as empty.
+            let baseLive = baseState.map(LiveState.init(simulating:)) ?? LiveState()
+            if baseState == nil { StandardError.write("beamsync: the base \(baseName) does not validate (\(baseDiagnostics.errors.count) errors); comparing against an empty base") }
+            let options = planning.options(policy: head.policy)
+            let changeSet = Planner(options: options).plan(desired: head, live: baseLive, source: "\(baseName) → \(headName)")
+            var plan = Planner(options: options).plan(desired: head, live: live, source: headName)
+            plan.diagnostics = (plan.diagnostics + diagnostics.warnings).sortedByLocation()
+            var files: [PullRequestReview.FileChange] = []
+            if let baseRevision, let b = GitCommitID(hex: baseRevision), let h = GitCommitID(hex: headRevision) {
+                let mirror = try GitMirror.open(at: try source.gitSource(ref: base).mirrorPath)
+                files = try mirror.diff(from: b, to: h, under: source.path.isEmpty ? nil : source.path)
+                    .filter { DesiredStateLoader.isDocumentFileOrGraph($0.path) || ($0.oldPath.map(DesiredStateLoader.isDocumentFileOrGraph) ?? false) }
+                    .map { .init(kind: $0.kind.rawValue, path: $0.kind == .renamed ? "\($0.oldPath ?? "") → \($0.path)" : $0.path) }
+            }
+            return PullRequestReview(base: baseName, head: headName, files: files, changeSet: changeSet, plan: plan)
+        }
+        guard let review else { throw ExitCode(1) }
+        if let out { try PlanFile.write(review.plan, to: out) }
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(review), as: UTF8.self))
+        case .markdown:
+            print(MarkdownRenderer().render(review: review).joined(separator: "\n\n"))
+        case .text:
+            print("Files changed between \(review.base) and \(review.head):")
+            for f in review.files { print("  \(f.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(f.path)") }
+            print("\nWhat this change does (head compared with base):\n")
+            print(PlanOutput.render(review.changeSet, format: .text), terminator: "")
+            print("\nPlan against the database:\n")
+            print(PlanOutput.render(review.plan, format: .text), terminator: "")
+        }
+        if review.plan.hasErrors || review.changeSet.hasErrors { throw ExitCode(1) }
+        if detailedExitcode && review.plan.summary.hasChanges { throw ExitCode(2) }
     }
 }

@@ -43,19 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "File holding the generic webhook HMAC secret (enables /hooks/generic).")
     var webhookSecretFile: String?
 
-    @Option(help: "SSH private key file for ssh:// repositories (ed25519 or ECDSA).")
-    var sshKeyFile: String?
-    @Option(help: "File holding the SSH key's passphrase.")
-    var sshPassphraseFile: String?
-    @Option(help: "known_hosts file the server's host key must match ([host]:port entries for non-22 ports).")
-    var knownHostsFile: String?
-    @Option(help: "File holding an https access token.")
-    var tokenFile: String?
-    @Option(help: "CA bundle for https repositories.")
-    var caFile: String?
-    @Flag(help: "Do not verify the https server's certificate (never in production).")
-    var insecureSkipTLSVerify = false
-
+    @OptionGroup var access: GitAccessOptions
     @OptionGroup var planning: PlanningFlags
     @OptionGroup var database: DatabaseOptions
 
@@ -68,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
         let secrets = WebhookSecrets(github: try githubSecretFile.map(WebhookSecrets.read(file:)),
                                      gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
                                      generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))
-        let remote = try remoteOptions()
+        let remote = try access.remoteOptions()
         let (conninfo, embedded) = try await database.resolve()
         defer { if let embedded { Task { try? await embedded.stop() } } }
 
@@ -103,18 +91,6 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("controller stopped")
     }
 
-    private func remoteOptions() throws -> GitRemoteOptions {
-        if let key = sshKeyFile {
-            guard let knownHostsFile else {
-                throw ValidationError("--ssh-key-file needs --known-hosts-file: the server's host key must be checked")
-            }
-            return .ssh(privateKeyFile: key, passphraseFile: sshPassphraseFile, knownHostsFile: knownHostsFile)
-        }
-        if tokenFile != nil || caFile != nil || insecureSkipTLSVerify {
-            return .https(tokenFile: tokenFile, caFile: caFile, insecureSkipTLSVerify: insecureSkipTLSVerify)
-        }
-        return .none
-    }
 }
 
 /// Runs the controller loop as a service; graceful shutdown lets the reconcile in flight finish.

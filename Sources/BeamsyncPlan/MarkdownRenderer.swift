@@ -26,19 +26,53 @@ public struct MarkdownRenderer: Sendable {
 
         var blocks: [String] = []
         for c in plan.effectiveChanges { blocks.append(block(for: c)) }
-        let impacted = plan.impact.filter(\.changes)
-        if !impacted.isEmpty {
-            var text = "#### Impact on future executions\n\n| project | default before | default after | changed profiles it uses |\n|---|---|---|---|\n"
-            for i in impacted {
-                text += "| `\(escape(i.project))` | \(i.defaultBefore.map { "`\($0)`" } ?? "—") | \(i.defaultAfter.map { "`\($0)`" } ?? "—") | \(i.changedReferences.map { "`\($0)`" }.joined(separator: ", ")) |\n"
-            }
-            blocks.append(text + "\n")
-        }
+        blocks += impactBlocks(plan)
         let warnings = plan.diagnostics.warnings
         if !warnings.isEmpty {
             blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
         }
         return split(head: head, blocks: blocks)
+    }
+
+    /// A pull-request review: what the change does relative to its base, then the plan against the
+    /// database, in one comment (split into parts when long).
+    public func render(review: PullRequestReview, title: String = "beamsync plan") -> [String] {
+        var head = "\(Self.marker)\n### \(title)\n\n`\(review.base)` → `\(review.head)`\n\n"
+        let errors = review.plan.diagnostics.errors + review.changeSet.diagnostics.errors
+        if !errors.isEmpty {
+            head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"
+            for d in errors { head += "- \(escape(d.description))\n" }
+            return split(head: head, blocks: [])
+        }
+        let s = review.changeSet.summary, d = review.plan.summary
+        head += "| | create | change | delete | trigger |\n|---|---:|---:|---:|---:|\n"
+        head += "| this change (vs base) | \(s.create) | \(s.update) | \(s.delete) | \(s.trigger) |\n"
+        head += "| against the database | \(d.create) | \(d.update) | \(d.delete) | \(d.trigger) |\n\n"
+        var blocks: [String] = []
+        if !review.files.isEmpty {
+            blocks.append("<details><summary>\(review.files.count) file\(review.files.count == 1 ? "" : "s") changed</summary>\n\n"
+                + review.files.map { "- \($0.kind) `\(escape($0.path))`\n" }.joined() + "\n</details>\n\n")
+        }
+        blocks.append("#### What this change does\n\n")
+        blocks += review.changeSet.effectiveChanges.map(block(for:))
+        blocks += impactBlocks(review.changeSet)
+        blocks.append("#### Plan against the database\n\n" + (d.hasChanges ? "" : "No changes: the database already matches.\n\n"))
+        blocks += review.plan.effectiveChanges.map(block(for:))
+        let warnings = review.plan.diagnostics.warnings
+        if !warnings.isEmpty {
+            blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
+        }
+        return split(head: head, blocks: blocks)
+    }
+
+    private func impactBlocks(_ plan: Plan) -> [String] {
+        let impacted = plan.impact.filter(\.changes)
+        guard !impacted.isEmpty else { return [] }
+        var text = "#### Impact on future executions\n\n| project | default before | default after | changed profiles it uses |\n|---|---|---|---|\n"
+        for i in impacted {
+            text += "| `\(escape(i.project))` | \(i.defaultBefore.map { "`\($0)`" } ?? "—") | \(i.defaultAfter.map { "`\($0)`" } ?? "—") | \(i.changedReferences.map { "`\($0)`" }.joined(separator: ", ")) |\n"
+        }
+        return [text + "\n"]
     }
 
     private func block(for c: ResourceChange) -> String {
