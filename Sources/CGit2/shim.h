@@ -1,1 +1,95 @@
+#ifndef BEAMSYNC_CGIT2_SHIM_H
+#define BEAMSYNC_CGIT2_SHIM_H
+
+/*
+ * libgit2 1.5.1 for BeamsyncGit, plus the two pieces of its dependencies that BeamsyncGit
+ * calls directly:
+ *   - libssh2's knownhost API, to check an SSH host key against a configured known_hosts
+ *     file (libgit2 1.5 only consults ~/.ssh/known_hosts);
+ *   - mbedTLS's X.509 verifier (the TLS library Debian's libgit2 uses), to verify an HTTPS
+ *     server certificate against a per-remote CA file (libgit2 1.5 only has a process-wide
+ *     GIT_OPT_SET_SSL_CERT_LOCATIONS).
+ * Variadic functions and function-like macros are not visible to Swift: wrap them here.
+ */
 #include <git2.h>
+#include <libssh2.h>
+#include <mbedtls/x509_crt.h>
+#include <stdio.h>
+#include <string.h>
+
+static inline int cgit2_set_owner_validation(int on) {
+    return git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, on);
+}
+
+static inline LIBSSH2_SESSION *cgit2_ssh_session_new(void) {
+    return libssh2_session_init_ex(NULL, NULL, NULL, NULL);
+}
+
+static inline int cgit2_knownhost_readfile(LIBSSH2_KNOWNHOSTS *hosts, const char *file) {
+    return libssh2_knownhost_readfile(hosts, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+}
+
+/* Key-type bits for libssh2_knownhost_checkp, indexed by git_cert_ssh_raw_type_t. 0 = unknown. */
+static inline int cgit2_knownhost_keytype(int git_raw_type) {
+    switch (git_raw_type) {
+    case GIT_CERT_SSH_RAW_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+    case GIT_CERT_SSH_RAW_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
+    default: return 0;
+    }
+}
+
+/* Returns one of LIBSSH2_KNOWNHOST_CHECK_{MATCH,MISMATCH,NOTFOUND,FAILURE}. */
+static inline int cgit2_knownhost_check(LIBSSH2_KNOWNHOSTS *hosts, const char *host, int port,
+                                        const char *key, size_t key_len, int keytype) {
+    return libssh2_knownhost_checkp(hosts, host, port, key, key_len,
+                                    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keytype,
+                                    NULL);
+}
+
+/*
+ * Verifies a server certificate (DER, as libgit2 hands it to certificate_check) against the
+ * CA certificates in `ca_file` and the expected host name. Returns 0 when it verifies;
+ * otherwise non-zero with a human-readable reason in `err`.
+ */
+static inline int cgit2_verify_x509(const unsigned char *der, size_t der_len, const char *ca_file,
+                                    const char *host, char *err, size_t err_len) {
+    mbedtls_x509_crt leaf, ca;
+    uint32_t flags = 0;
+    int rc;
+    err[0] = '\0';
+    mbedtls_x509_crt_init(&leaf);
+    mbedtls_x509_crt_init(&ca);
+    rc = mbedtls_x509_crt_parse_der(&leaf, der, der_len);
+    if (rc != 0) {
+        snprintf(err, err_len, "the server certificate cannot be parsed (mbedTLS error -0x%04x)", (unsigned)-rc);
+        goto done;
+    }
+    rc = mbedtls_x509_crt_parse_file(&ca, ca_file);
+    if (rc < 0 || ca.version == 0) {
+        snprintf(err, err_len, "the CA file holds no readable PEM/DER certificate (mbedTLS error -0x%04x)",
+                 (unsigned)(rc < 0 ? -rc : 0));
+        rc = rc < 0 ? rc : -1;
+        goto done;
+    }
+    rc = mbedtls_x509_crt_verify(&leaf, &ca, NULL, host, &flags, NULL, NULL);
+    if (rc != 0) {
+        char info[512];
+        size_t n;
+        info[0] = '\0';
+        mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+        n = strlen(info);
+        while (n > 0 && (info[n - 1] == '\n' || info[n - 1] == ' ')) info[--n] = '\0';
+        for (size_t i = 0; i < n; i++) if (info[i] == '\n') info[i] = ';';
+        snprintf(err, err_len, "%s", n > 0 ? info : "certificate verification failed");
+    }
+done:
+    mbedtls_x509_crt_free(&leaf);
+    mbedtls_x509_crt_free(&ca);
+    return rc;
+}
+
+#endif

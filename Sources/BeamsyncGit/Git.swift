@@ -1,1 +1,0 @@
-// Placeholder: the git source arrives with its issue.
