@@ -49,6 +49,8 @@ public struct DesiredState: Sendable {
     public var files: [String: String?]
     /// SHA-256 of each graph file an execution references, so the execution can pin its content.
     public var graphSHA256: [String: String] = [:]
+    /// The bytes of each graph file an execution references.
+    public var graphContent: [String: [UInt8]] = [:]
     /// spec_sha256 of each profile by name, computed while parsing.
     public var profileSHA256: [String: String] = [:]
 
@@ -116,7 +118,10 @@ public enum DesiredStateLoader {
                 if case .path(let p) = e.value.graph { return p }
                 return nil
             })
-            for f in files where referenced.contains(f.path) { state.graphSHA256[f.path] = SHA256Digest.hex(f.bytes) }
+            for f in files where referenced.contains(f.path) {
+                state.graphSHA256[f.path] = SHA256Digest.hex(f.bytes)
+                state.graphContent[f.path] = f.bytes
+            }
             result.state = state
         }
         return result

@@ -63,11 +63,14 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var origin: DocumentOrigin?
     /// For triggered executions whose graph is a repository file: the content's SHA-256.
     public var graphSHA256: String?
+    /// For triggered executions: the graph file's bytes (base64), so a saved plan runs exactly them.
+    public var graphContent: String?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, action, reason, before, after, origin
         case defaultTransition = "default_transition", liveID = "live_id", liveRevision = "live_revision"
         case beforeSHA256 = "before_sha256", afterSHA256 = "after_sha256", fieldChanges = "field_changes", graphSHA256 = "graph_sha256"
+        case graphContent = "graph_content_base64"
     }
 
     public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import Foundation
 
 /// Compares the desired state with the live state and decides every change. Pure: no I/O, the
 /// same inputs always give the same plan.
@@ -184,7 +185,9 @@ public struct Planner: Sendable {
             var change = ResourceChange(kind: .execution, name: e.name, action: .trigger, reason: .documentChanged,
                                         after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin)
             switch e.graph {
-            case .path(let p): change.graphSHA256 = desired.graphSHA256[p]
+            case .path(let p):
+                change.graphSHA256 = desired.graphSHA256[p]
+                change.graphContent = desired.graphContent[p].map { Data($0).base64EncodedString() }
             case .url(_, let sha): change.graphSHA256 = sha
             }
             changes.append(change)

@@ -22,5 +22,6 @@ public enum BeamsyncMigrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "core_schema", sql: Migration0001.sql),
         Migration(version: 2, name: "live_version_and_source_status", sql: Migration0002.sql),
+        Migration(version: 3, name: "execution_runner", sql: Migration0003.sql),
     ]
 }

@@ -96,6 +96,13 @@ public struct PlanApplier: Sendable {
         if !triggers.isEmpty {
             var statements: [(sql: String, params: [PGValue?])] = []
             var ids: [String] = []
+            // Graph contents first (content-addressed): the execution runs exactly these bytes.
+            let blobs = triggers.compactMap { c -> (sql: String, params: [PGValue?])? in
+                guard let sha = c.graphSHA256, let content = c.graphContent, Data(base64Encoded: content) != nil else { return nil }
+                return ("INSERT INTO graph_blobs (sha256, content) VALUES ($1, decode($2, 'base64')) ON CONFLICT (sha256) DO NOTHING",
+                        [.text(sha), .text(content)])
+            }
+            if !blobs.isEmpty { _ = try await conn.pipeline(blobs) }
             for c in triggers {
                 let id = UUIDv7.make()
                 ids.append(id)
@@ -182,6 +189,7 @@ public struct PlanApplier: Sendable {
         let spec = doc["spec"] ?? .object([:])
         let project = spec["project_module"]?.stringValue ?? ""
         let selector: String
+        let graph = spec["graph"] ?? .object([:])
         var params: [PGValue?] = [.text(id), .text(c.name), .text(project), revision.map(PGValue.text), c.graphSHA256.map(PGValue.text)]
         if let profileID = spec["deployment_profile_id"]?.stringValue {
             selector = "p.uuid = $6::uuid"
@@ -194,16 +202,19 @@ public struct PlanApplier: Sendable {
             selector = "p.is_default AND $6::text IS NULL"
             params.append(nil)
         }
+        params += [graph["path"]?.stringValue.map(PGValue.text), graph["url"]?.stringValue.map(PGValue.text),
+                   .bool(spec["do_submit"]?.boolValue ?? true), .text("\(actor) (git)")]
         let sql = """
             INSERT INTO executions (uuid, name, project_module, deployment_profile_id, deployment_profile_revision,
-                                    deployment_profile_snapshot, project_config_id, source_revision, graph_sha256, status, submission_state, step)
+                                    deployment_profile_snapshot, project_config_id, source_revision, graph_sha256, status, submission_state, step,
+                                    graph_path, graph_url, do_submit, created_by, next_poll_at)
             SELECT $1::uuid, $2, $3::text, p.uuid, p.revision,
                    jsonb_build_object('id', p.uuid, 'name', p.name, 'description', p.description, 'project_module', p.project_module,
                                       'is_default', p.is_default, 'max_concurrent_executions', p.max_concurrent_executions,
                                       'revision', p.revision, 'spec_sha256', p.spec_sha256,
                                       'translation', p.translation, 'deployment', p.deployment),
                    (SELECT c.uuid FROM project_configs c WHERE c.project_id = $3::text AND c.active),
-                   $4, $5, 'pending', 'not_started', 'created'
+                   $4, $5, 'pending', 'not_started', 'created', $7, $8, $9, $10, now()
             FROM daliuge_deployment_profile p
             WHERE \(selector) AND (p.project_module IS NULL OR p.project_module = $3::text)
             ORDER BY p.project_module IS NULL ASC, p.created_at DESC

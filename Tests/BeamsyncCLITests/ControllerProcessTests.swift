@@ -2,6 +2,9 @@ import BeamsyncModel
 import BeamsyncServer
 import BeamsyncStore
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 
 private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
