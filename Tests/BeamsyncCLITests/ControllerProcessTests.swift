@@ -107,11 +107,11 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
     return try await condition()
 }
 
+/// The source's status, or nil while the controller has not created (or is still migrating) the schema.
 func sourceStatus(_ url: String) async throws -> SourceStatus? {
     let conn = try await PGConnection.connect(conninfo: url)
     defer { Task { await conn.close() } }
-    guard try await conn.query("SELECT to_regclass('gitops_sources') IS NOT NULL AS ok").single().bool("ok") else { return nil }
-    return try await SourceStatusStore(conn: conn).all().first
+    return try? await SourceStatusStore(conn: conn).all().first
 }
 
 func profilePort(_ url: String, _ name: String) async throws -> Int64? {
