@@ -91,7 +91,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
-        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncCLI"]),
+        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncCLI",
+                                                               "BeamsyncController", "BeamsyncServer"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),

@@ -15,4 +15,6 @@ export BEAMSYNC_BENCH_YAML_FLOOR="$work/yaml_floor"
 export BEAMSYNC_BENCH_DATABASE_URL="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_BENCH_PG_PORT:-55449}" | tail -n 1)"
 
 swift build -c release --product beamsync-bench
+swift build -c release --product beamsync
+export BEAMSYNC_BENCH_BINARY="$PWD/.build/release/beamsync"
 .build/release/beamsync-bench "$@"

@@ -109,6 +109,7 @@ _ = measure("spec_sha256 of 10,000 profiles", goalSeconds: 0.2) {
 let env = ProcessInfo.processInfo.environment
 if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
     try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir)
+    try await ControllerBench.run(adminURL: adminURL, profilesDir: workDir.appendingPathComponent("profiles"))
 } else {
     print("(PostgreSQL workloads skipped: BEAMSYNC_BENCH_DATABASE_URL is not set; run scripts/bench.sh)")
 }
