@@ -126,7 +126,13 @@ final class FetchJob: @unchecked Sendable {
     private func failure(_ code: Int32) -> GitError {
         if let callbackFailure { return callbackFailure }
         if shouldAbort { return .timedOut(url: shownURL, seconds: timeoutSeconds) }
-        return Libgit2.lastError(operation: "fetch", code: code, url: url)
+        let error = Libgit2.lastError(operation: "fetch", code: code, url: url)
+        if case let .ssh(key, _, _, _) = credentials.kind, case let .libgit2(_, _, _, message, _) = error,
+           message.contains("Wrong passphrase") {
+            return .credentials(url: shownURL, message: "the private key \(key.privateKeyFile) cannot be read with the "
+                + "passphrase from \(key.passphraseFile ?? "(none)") (libssh2: \(message))")
+        }
+        return error
     }
 
     /// Records `error` as the reason and sets it as libgit2's message too; returns the code for

@@ -8,9 +8,9 @@ struct MirrorTests {
     func cloneMirrorsTheUpstream() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
         try upstream.write("profiles/a.yaml", "name: a\n")
-        let first = try upstream.commit("first")
+        let first = try await upstream.commit("first")
 
         let mirror = try await GitMirror.clone(url: upstream.url, to: scratch.sub("mirror"))
 
@@ -26,17 +26,17 @@ struct MirrorTests {
     func fetchMovesRefs() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
         try upstream.write("a.txt", "1\n")
-        let first = try upstream.commit("first")
-        try upstream.git("branch", "feature")
+        let first = try await upstream.commit("first")
+        try await upstream.git("branch", "feature")
         let mirror = try await GitMirror.clone(url: upstream.url, to: scratch.sub("mirror"))
         #expect(try mirror.resolve("feature") == first)
 
         try upstream.write("a.txt", "2\n")
-        let second = try upstream.commit("second")
-        try upstream.git("branch", "-D", "feature")
-        try upstream.git("tag", "v2")
+        let second = try await upstream.commit("second")
+        try await upstream.git("branch", "-D", "feature")
+        try await upstream.git("tag", "v2")
         #expect(try mirror.resolve("main") == first, "nothing changes before the fetch")
 
         try await mirror.fetch()
@@ -50,14 +50,14 @@ struct MirrorTests {
     func resolveSpellings() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
         try upstream.write("a.txt", "1\n")
-        let first = try upstream.commit("first")
-        try upstream.git("tag", "light")
-        try upstream.git("tag", "-a", "annotated", "-m", "release")
+        let first = try await upstream.commit("first")
+        try await upstream.git("tag", "light")
+        try await upstream.git("tag", "-a", "annotated", "-m", "release")
         try upstream.write("a.txt", "2\n")
-        let second = try upstream.commit("second")
-        try upstream.git("branch", "release/1.x", first.hex)
+        let second = try await upstream.commit("second")
+        try await upstream.git("branch", "release/1.x", first.hex)
 
         let mirror = try await GitMirror.clone(url: upstream.url, to: scratch.sub("mirror"))
 
@@ -82,12 +82,12 @@ struct MirrorTests {
     func commitInfo() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
         try upstream.write("a.txt", "1\n")
-        try upstream.git("add", "-A")
-        try upstream.git("commit", "-q", "-m", "Add profile a\n\nLonger explanation.",
+        try await upstream.git("add", "-A")
+        try await upstream.git("commit", "-q", "-m", "Add profile a\n\nLonger explanation.",
                          "--date", "2026-11-25T12:00:00Z")
-        let id = try upstream.head()
+        let id = try await upstream.head()
         let mirror = try await GitMirror.clone(url: upstream.url, to: scratch.sub("mirror"))
 
         let info = try mirror.commitInfo(id)
@@ -105,20 +105,20 @@ struct MirrorTests {
     func updateClonesThenFetches() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
         try upstream.write("a.txt", "1\n")
-        try upstream.commit("first")
+        try await upstream.commit("first")
         let path = scratch.sub("cache/mirror")
 
         _ = try await GitMirror.update(url: upstream.url, at: path)
         try upstream.write("a.txt", "2\n")
-        let second = try upstream.commit("second")
+        let second = try await upstream.commit("second")
         let fetched = try await GitMirror.update(url: upstream.url, at: path)
         #expect(try fetched.resolve("main") == second)
 
-        let moved = try Upstream(at: scratch.sub("moved"))
+        let moved = try await Upstream(at: scratch.sub("moved"))
         try moved.write("b.txt", "elsewhere\n")
-        let elsewhere = try moved.commit("other history")
+        let elsewhere = try await moved.commit("other history")
         let followed = try await GitMirror.update(url: moved.url, at: path)
         #expect(followed.url == moved.url)
         #expect(try followed.resolve("main") == elsewhere)
@@ -128,8 +128,8 @@ struct MirrorTests {
     func openAndCloneRefusals() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let upstream = try Upstream(at: scratch.sub("upstream"))
-        try upstream.commit("empty")
+        let upstream = try await Upstream(at: scratch.sub("upstream"))
+        try await upstream.commit("empty")
 
         #expect(throws: GitError.self) { try GitMirror.open(at: scratch.sub("nothing-here")) }
         let notBare = #expect(throws: GitError.self) { try GitMirror.open(at: upstream.path + "/.git") }

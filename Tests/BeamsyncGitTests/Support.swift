@@ -31,10 +31,22 @@ struct CommandFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Runs a program and returns its trimmed stdout; throws with stderr when it fails.
+/// Runs a program on a thread of its own (never blocking the cooperative pool, which the
+/// timing tests rely on) and returns its trimmed stdout; throws with stderr when it fails.
 @discardableResult
 func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
-         environment: [String: String] = [:], stdin: Data? = nil) throws -> String {
+         environment: [String: String] = [:], stdin: Data? = nil) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result {
+                try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin)
+            })
+        }.start()
+    }
+}
+
+private func runBlocking(_ executable: String, _ arguments: [String], in directory: String?,
+                         environment: [String: String], stdin: Data?) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -71,15 +83,15 @@ struct Upstream {
         "GIT_COMMITTER_NAME": "Cy Committer", "GIT_COMMITTER_EMAIL": "cy@example.org",
     ]
 
-    init(at path: String) throws {
+    init(at path: String) async throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try git("init", "-q", "-b", "main")
+        try await git("init", "-q", "-b", "main")
     }
 
     @discardableResult
-    func git(_ arguments: String..., stdin: Data? = nil) throws -> String {
-        try run("/usr/bin/git", arguments, in: path, environment: Self.environment, stdin: stdin)
+    func git(_ arguments: String..., stdin: Data? = nil) async throws -> String {
+        try await run("/usr/bin/git", arguments, in: path, environment: Self.environment, stdin: stdin)
     }
 
     func write(_ file: String, _ text: String) throws {
@@ -88,20 +100,22 @@ struct Upstream {
         try Data(text.utf8).write(to: url)
     }
 
-    func remove(_ file: String) throws { try git("rm", "-q", file) }
+    func remove(_ file: String) async throws { try await git("rm", "-q", file) }
 
     /// Stages everything and commits; returns the new commit id.
     @discardableResult
-    func commit(_ message: String) throws -> GitCommitID {
-        try git("add", "-A")
-        try git("commit", "-q", "--allow-empty", "-m", message)
-        return try head()
+    func commit(_ message: String) async throws -> GitCommitID {
+        try await git("add", "-A")
+        try await git("commit", "-q", "--allow-empty", "-m", message)
+        return try await head()
     }
 
-    func head() throws -> GitCommitID { try #require(GitObjectID(hex: try git("rev-parse", "HEAD"))) }
+    func head() async throws -> GitCommitID { try await id("HEAD") }
 
-    func blobID(_ revisionPath: String) throws -> GitBlobID {
-        try #require(GitObjectID(hex: try git("rev-parse", revisionPath)))
+    /// `git rev-parse` of a revision (`HEAD`, `HEAD:path/to/file`).
+    func id(_ revision: String) async throws -> GitObjectID {
+        let hex = try await git("rev-parse", revision)
+        return try #require(GitObjectID(hex: hex))
     }
 }
 
