@@ -47,8 +47,8 @@ public final class GitMirror: @unchecked Sendable {
     }
 
     /// Creates a mirror of `url` at `path` (which must not exist or be an empty directory) and
-    /// fetches everything. On failure the directory is removed again, except after a timeout or
-    /// cancellation:
+    /// fetches everything. On failure what the clone created is removed again, except after a
+    /// timeout or cancellation:
     /// the abandoned transfer thread may still be writing there, so the directory stays as a
     /// valid mirror that `update(url:at:)` continues with a fresh fetch.
     public static func clone(url: String, to path: String, options: GitRemoteOptions = .none,
@@ -61,12 +61,16 @@ public final class GitMirror: @unchecked Sendable {
         } else if fileManager.fileExists(atPath: path) && (try? fileManager.contentsOfDirectory(atPath: path)) == nil {
             throw GitError.invalidOptions("cannot clone into \(path): it exists and is not a directory")
         }
+        let created = !fileManager.fileExists(atPath: path)
+        func removeCreated() {
+            if created { try? fileManager.removeItem(atPath: path) } else { removeContents(of: path) }
+        }
         do {
             let repository = try Repository.initBare(path: path)
             _ = try Remote.create(repository, name: "origin", url: url, fetchspec: headsRefspec)
             try Libgit2.check(git_remote_add_fetch(repository.pointer, "origin", tagsRefspec), "configure origin", url: url)
         } catch {
-            try? fileManager.removeItem(atPath: path)
+            removeCreated()
             throw error
         }
         do {
@@ -76,7 +80,7 @@ public final class GitMirror: @unchecked Sendable {
             case GitError.timedOut, GitError.cancelled:
                 break  // the transfer thread may still be running in there
             default:
-                try? fileManager.removeItem(atPath: path)
+                removeCreated()
             }
             throw error
         }
@@ -207,6 +211,13 @@ public final class GitMirror: @unchecked Sendable {
     /// The bytes of one blob (for example after a cache miss on its id).
     public func blob(_ id: GitBlobID) throws -> Data {
         try withRepository { try Blob.lookup($0, git_oid(id)).bytes }
+    }
+
+    /// Empties a directory the caller gave us (it existed, empty, before the clone).
+    private static func removeContents(of path: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+            try? FileManager.default.removeItem(atPath: path + "/" + name)
+        }
     }
 
     private static func absolute(_ path: String) -> String {

@@ -77,7 +77,9 @@ final class FetchJob: @unchecked Sendable {
                 thread.name = "beamsync-git-fetch"
                 thread.stackSize = 4 << 20
                 thread.start()
-                DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in
+                // Weak: a finished job (and the secrets it holds) is not kept until the deadline.
+                DispatchQueue.global().asyncAfter(deadline: deadline) { [weak self] in
+                    guard let self else { return }
                     finish(.failure(GitError.timedOut(url: shownURL, seconds: timeoutSeconds)), abandon: true)
                 }
             }
