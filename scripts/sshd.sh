@@ -27,7 +27,8 @@
 #   work="$(mktemp -d ...)"; chmod 755 "$work"   # already so: the test user must traverse it
 #   cleanup() { ...; bash scripts/sshd.sh stop "$work/sshd" >/dev/null 2>&1 || true; ... }
 #   log "starting sshd on 127.0.0.1:${BEAMSYNC_TEST_SSHD_PORT:-22422}"
-#   eval "$(bash scripts/sshd.sh start "$work/sshd" "${BEAMSYNC_TEST_SSHD_PORT:-22422}")"
+#   sshd_env="$(bash scripts/sshd.sh start "$work/sshd" "${BEAMSYNC_TEST_SSHD_PORT:-22422}")"
+#   eval "$sshd_env"    # (two steps, so that set -e stops on a failed start; `eval "$(...)"` would not)
 #   # exports BEAMSYNC_TEST_SSHD_HOST, BEAMSYNC_TEST_SSHD_PORT, BEAMSYNC_TEST_SSH_USER,
 #   # BEAMSYNC_TEST_SSH_KEY, BEAMSYNC_TEST_SSH_PASSPHRASE_KEY, BEAMSYNC_TEST_SSH_PASSPHRASE_FILE,
 #   # BEAMSYNC_TEST_SSH_RSA_KEY, BEAMSYNC_TEST_SSH_KNOWN_HOSTS, BEAMSYNC_TEST_SSH_REPOS
