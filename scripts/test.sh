@@ -13,13 +13,20 @@ chmod 755 "$work"
 cleanup() {
   local status=$?
   bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
+  bash scripts/sshd.sh stop "$work/sshd" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit $status
 }
 trap cleanup EXIT INT TERM
 
 log "starting PostgreSQL on 127.0.0.1:${BEAMSYNC_TEST_PG_PORT:-55439}"
-export BEAMSYNC_TEST_DATABASE_URL="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_TEST_PG_PORT:-55439}" | tail -n 1)"
+pg_url="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_TEST_PG_PORT:-55439}" | tail -n 1)"
+export BEAMSYNC_TEST_DATABASE_URL="$pg_url"
+log "starting sshd on 127.0.0.1:${BEAMSYNC_TEST_SSHD_PORT:-22422}"
+# Captured first, then evaluated: `eval "$(...)"` would hide a failed start from set -e.
+sshd_env="$(bash scripts/sshd.sh start "$work/sshd" "${BEAMSYNC_TEST_SSHD_PORT:-22422}")"
+eval "$sshd_env"
+
 # Tests that need a service fail instead of skipping when it is missing.
 export BEAMSYNC_REQUIRE_SERVICES=1
 export BEAMSYNC_PYTHON=/usr/bin/python3

@@ -32,9 +32,11 @@ public struct GitDesiredSource: DesiredSource {
     }
 
     public func snapshot(at revision: String) async throws -> SourceSnapshot {
-        let mirror = try GitMirror.open(at: mirrorPath)
         guard let commit = GitCommitID(hex: revision) else { throw GitError.invalidOptions("not a commit id: \(revision)") }
-        let files = try Self.files(mirror: mirror, commit: commit, subdir: path.isEmpty ? nil : path, cache: cache)
+        let (mirrorPath, subdir, cache) = (self.mirrorPath, path.isEmpty ? nil : path, self.cache)
+        let files = try await BlockingWork.run {
+            try Self.files(mirror: try GitMirror.open(at: mirrorPath), commit: commit, subdir: subdir, cache: cache)
+        }
         return SourceSnapshot(revision: revision, displayRevision: "\(branch)@\(revision.prefix(12))", files: files)
     }
 
