@@ -1,0 +1,75 @@
+import Foundation
+
+/// Where the runner's log lines go. BeamsyncEngine does not depend on swift-log; the caller
+/// adapts (`RunnerLogger { level, message, metadata in logger.log(...) }`).
+public struct RunnerLogger: Sendable {
+    public enum Level: String, Sendable { case debug, info, warning, error }
+
+    public var emit: @Sendable (Level, String, [String: String]) -> Void
+
+    public init(_ emit: @escaping @Sendable (Level, String, [String: String]) -> Void) {
+        self.emit = emit
+    }
+}
+
+/// The steps an execution goes through, as recorded in `executions.step` and `execution_events`.
+/// A step is recorded (committed) before the external call it names.
+public enum RunnerStep {
+    public static let created = "created"
+    public static let translating = "translating"
+    public static let sessionCreating = "session_creating"
+    public static let graphAppending = "graph_appending"
+    public static let deploying = "deploying"
+    public static let deployed = "deployed"
+    public static let cancelling = "cancelling"
+    public static let simulated = "simulated"
+    public static let completed = "completed"
+    public static let failed = "failed"
+    public static let cancelled = "cancelled"
+    public static let notSubmitted = "not_submitted"
+}
+
+/// How the runner behaves. `init(environment:)` reads `BEAMPIPE_USE_REAL_BACKENDS`.
+public struct RunnerConfiguration: Sendable {
+    /// false: every execution runs through the simulated backend, which contacts nothing.
+    public var useRealBackends: Bool
+    /// How many due executions one pass takes.
+    public var batchSize: Int = 16
+    /// How long a runner owns an execution it took (a runner that dies mid-step gives it up
+    /// after this); longer than any single backend call.
+    public var lease: Duration = .seconds(300)
+    /// Poll pacing and limits. The active-session delay grows with the time since the execution
+    /// started (a tenth of it) between `initialDelay` and `maxDelay`; failed readings back off by
+    /// `multiplier`. `maxUnknownReadings` consecutive readings in which the DIM does not know the
+    /// session end it as failed; `maxDuration` bounds the whole run.
+    public var poll = PollPolicy(initialDelay: .milliseconds(500), maxDelay: .seconds(15), multiplier: 2, jitter: 0.2,
+                                 maxDuration: .seconds(24 * 3600), maxUnknownReadings: 3, maxUnreachableReadings: 10)
+    /// An unreachable DIM ends polling only after `poll.maxUnreachableReadings` failed readings in
+    /// a row AND at least this long: a DIM restart is ridden out.
+    public var unreachableGrace: Duration = .seconds(600)
+    /// Attempts for a submission step (translate, create, append, deploy) whose failure may pass
+    /// (nothing answered), before the execution fails.
+    public var submitAttempts: Int = 3
+    /// Wait between such attempts (doubles each time).
+    public var submitRetryDelay: Duration = .seconds(2)
+    /// CA bundle for TLS to the TM and DIM (`BEAMSYNC_CA_FILE`).
+    public var caFile: String?
+    public var graphFetchTimeout: Duration = .seconds(60)
+    /// Longest idle wait in `run(until:)` between looks at the ledger (notifications wake it earlier).
+    public var idleWait: Duration = .seconds(5)
+
+    public init(useRealBackends: Bool) {
+        self.useRealBackends = useRealBackends
+    }
+
+    public init(environment: [String: String]) {
+        self.init(useRealBackends: Self.useRealBackends(environment))
+        if let ca = environment["BEAMSYNC_CA_FILE"], !ca.isEmpty { caFile = ca }
+    }
+
+    /// `BEAMPIPE_USE_REAL_BACKENDS` is true when it says true, 1, yes or on (any case).
+    public static func useRealBackends(_ environment: [String: String]) -> Bool {
+        guard let value = environment["BEAMPIPE_USE_REAL_BACKENDS"] else { return false }
+        return ["true", "1", "yes", "on"].contains(value.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+}

@@ -1,0 +1,495 @@
+import BeamsyncModel
+import BeamsyncPlan
+import Foundation
+
+/// What `ExecutionLedger.create` needs for an execution created outside git (CLI, API).
+public struct ExecutionRequest: Sendable {
+    public enum Graph: Sendable, Hashable {
+        /// The graph's bytes; stored content-addressed in `graph_blobs`. `path` is informational.
+        case content([UInt8], path: String?)
+        /// Fetched by the runner, which refuses content that does not hash to `sha256`.
+        case url(String, sha256: String)
+    }
+
+    /// Unique; generated from the project and the time when nil.
+    public var name: String?
+    public var projectModule: String
+    /// A UUID (text, so a malformed one is reported as such). Give at most one of id and name.
+    public var profileID: String?
+    public var profileName: String?
+    public var graph: Graph
+    public var doSubmit: Bool
+    public var createdBy: String
+    public var sourceRevision: String?
+
+    public init(name: String? = nil, projectModule: String, profileID: String? = nil, profileName: String? = nil,
+                graph: Graph, doSubmit: Bool = true, createdBy: String, sourceRevision: String? = nil) {
+        self.name = name
+        self.projectModule = projectModule
+        self.profileID = profileID
+        self.profileName = profileName
+        self.graph = graph
+        self.doSubmit = doSubmit
+        self.createdBy = createdBy
+        self.sourceRevision = sourceRevision
+    }
+}
+
+/// One change of an execution: a new step, maybe a new status, and what to record with it.
+/// Fields left nil keep their column's value.
+public struct ExecutionTransition: Sendable {
+    /// nil: the status stays; otherwise checked against beampipe's status machine.
+    public var status: ExecutionStatus?
+    public var step: String
+    /// The event's human line (`detail.message`).
+    public var message: String
+    /// More event detail (merged with `message`).
+    public var detail: [String: JSONValue]
+    public var submissionState: SubmissionState?
+    public var daliugeSessionID: String?
+    public var backend: String?
+    public var simulated: Bool?
+    public var daliugeState: String?
+    public var lastError: String?
+    public var failedDrops: JSONValue?
+    /// When the runner should look at it next (ignored for terminal statuses, which get NULL).
+    public var nextPollIn: Duration
+
+    public init(status: ExecutionStatus? = nil, step: String, message: String, detail: [String: JSONValue] = [:],
+                submissionState: SubmissionState? = nil, daliugeSessionID: String? = nil, backend: String? = nil,
+                simulated: Bool? = nil, daliugeState: String? = nil, lastError: String? = nil, failedDrops: JSONValue? = nil,
+                nextPollIn: Duration = .zero) {
+        self.status = status
+        self.step = step
+        self.message = message
+        self.detail = detail
+        self.submissionState = submissionState
+        self.daliugeSessionID = daliugeSessionID
+        self.backend = backend
+        self.simulated = simulated
+        self.daliugeState = daliugeState
+        self.lastError = lastError
+        self.failedDrops = failedDrops
+        self.nextPollIn = nextPollIn
+    }
+}
+
+/// The execution ledger: creates executions with their profile pinned, hands due executions to
+/// runners, and records every status change, with an `execution_events` row, in one transaction.
+/// Status changes happen only through `transition`, which enforces beampipe's status machine.
+///
+/// A `PGConnection` serves one task at a time, so a ledger (which wraps one) does too.
+public struct ExecutionLedger: Sendable {
+    public let conn: PGConnection
+
+    /// NOTIFY channel that wakes runners (payload: execution ids, comma-separated).
+    public static let wakeChannel = "beamsync_executions"
+    /// NOTIFY channel for every recorded step (payload: `<id> <status> <step>`), for watchers.
+    public static let eventChannel = "beamsync_execution_events"
+
+    public init(conn: PGConnection) { self.conn = conn }
+
+    // MARK: Create
+
+    /// Creates a `pending` execution: resolves the profile the way beampipe does (id, else name,
+    /// else the project's default, else the global default; it must be global or the project's),
+    /// pins its id, revision and snapshot, pins the active project config, stores the graph by its
+    /// SHA-256, and wakes the runners.
+    public func create(_ request: ExecutionRequest) async throws -> ExecutionRecord {
+        let project = request.projectModule.trimmingCharacters(in: .whitespaces)
+        guard !project.isEmpty else { throw ExecutionLedgerError.invalidRequest("project_module is required") }
+        let profileID = request.profileID?.trimmingCharacters(in: .whitespaces)
+        let profileName = request.profileName?.trimmingCharacters(in: .whitespaces)
+        if profileID != nil && profileName != nil {
+            throw ExecutionLedgerError.invalidRequest("provide only one of deployment_profile_id or deployment_profile_name")
+        }
+        if let profileName, profileName.isEmpty {
+            throw ExecutionLedgerError.invalidRequest("deployment_profile_name is empty")
+        }
+        var uuid: UUID? = nil
+        if let profileID {
+            guard let parsed = UUID(uuidString: profileID) else {
+                throw ExecutionLedgerError.invalidRequest("deployment_profile_id '\(profileID)' is not a UUID")
+            }
+            uuid = parsed
+        }
+        let name = request.name?.trimmingCharacters(in: .whitespaces) ?? Self.generatedName(project: project)
+        guard !name.isEmpty else { throw ExecutionLedgerError.invalidRequest("execution name is empty") }
+
+        let sha: String
+        var graphPath: String? = nil
+        var graphURL: String? = nil
+        var content: [UInt8]? = nil
+        switch request.graph {
+        case .content(let bytes, let path):
+            sha = SHA256Digest.hex(bytes)
+            content = bytes
+            graphPath = path
+        case .url(let url, let pin):
+            let lowered = pin.lowercased()
+            guard lowered.count == 64, lowered.allSatisfy({ $0.isHexDigit }) else {
+                throw ExecutionLedgerError.invalidRequest("graph sha256 must be 64 hexadecimal characters")
+            }
+            sha = lowered
+            graphURL = url
+        }
+
+        let id = UUID(uuidString: UUIDv7.make())!
+        return try await conn.transaction { conn in
+            let profile = try await resolveProfile(id: uuid, name: profileName, project: project, on: conn)
+            // Refuse a profile that could not drive an execution (same rules as a document).
+            _ = try ProfileSnapshot.decode(try JSONValue.parse(try profile.json("snapshot")))
+            if let content {
+                _ = try await conn.query("INSERT INTO graph_blobs (sha256, content) VALUES ($1, decode($2, 'hex')) ON CONFLICT (sha256) DO NOTHING",
+                                         [.text(sha), .text(Self.hex(content))])
+            }
+            let inserted: PGResult
+            do {
+                inserted = try await conn.query("""
+                    INSERT INTO executions (uuid, name, project_module, deployment_profile_id, deployment_profile_revision,
+                                            deployment_profile_snapshot, project_config_id, source_revision, graph_sha256, status,
+                                            submission_state, step, graph_path, graph_url, do_submit, created_by, next_poll_at)
+                    SELECT $1::uuid, $2, $3::text, p.uuid, p.revision, \(Self.snapshotSQL),
+                           (SELECT c.uuid FROM project_configs c WHERE c.project_id = $3::text AND c.active),
+                           $5, $6, 'pending', 'not_started', 'created', $7, $8, $9, $10, now()
+                    FROM daliuge_deployment_profile p WHERE p.uuid = $4::uuid
+                    RETURNING *
+                    """,
+                    [.uuid(id), .text(name), .text(project), .text(try profile.string("uuid")), request.sourceRevision.map(PGValue.text),
+                     .text(sha), graphPath.map(PGValue.text), graphURL.map(PGValue.text), .bool(request.doSubmit), .text(request.createdBy)],
+                    name: "create execution")
+            } catch let error as PostgresError where error.sqlState == "23505" {
+                throw ExecutionLedgerError.duplicateName(name)
+            }
+            let record = try ExecutionRecord(row: try inserted.single())
+            try await insertEvent(record.id, step: "created", status: .pending, detail: [
+                "message": .string("created by \(request.createdBy) with profile '\(record.profileName ?? "?")' (revision \(record.deploymentProfileRevision ?? 0))"),
+                "graph_sha256": .string(sha),
+            ], on: conn)
+            try await conn.notify(Self.wakeChannel, payload: record.id.uuidString.lowercased())
+            return record
+        }
+    }
+
+    /// The profile row (`uuid`, `name`, `project_module`, `snapshot`) an execution of `project` uses.
+    private func resolveProfile(id: UUID?, name: String?, project: String, on conn: PGConnection) async throws -> PGRow {
+        let select = "SELECT p.uuid, p.name, p.project_module, \(Self.snapshotSQL)::text AS snapshot FROM daliuge_deployment_profile p"
+        let row: PGRow
+        if let id {
+            guard let found = try await conn.query("\(select) WHERE p.uuid = $1::uuid", [.uuid(id)]).first else {
+                throw ExecutionLedgerError.profileNotFound("deployment profile id \(id.uuidString.lowercased()) does not exist")
+            }
+            row = found
+        } else if let name {
+            guard let found = try await conn.query("\(select) WHERE p.name = $1", [.text(name)]).first else {
+                throw ExecutionLedgerError.profileNotFound("deployment profile '\(name)' does not exist")
+            }
+            row = found
+        } else {
+            let defaults = try await conn.query("""
+                \(select) WHERE p.is_default AND (p.project_module = $1 OR p.project_module IS NULL)
+                ORDER BY p.project_module IS NULL ASC LIMIT 1
+                """, [.text(project)])
+            guard let found = defaults.first else {
+                throw ExecutionLedgerError.profileNotFound(
+                    "project '\(project)' has no default deployment profile and there is no global default; "
+                    + "select one explicitly (deployment_profile_name or deployment_profile_id)")
+            }
+            row = found
+        }
+        if let owner = try row.optionalString("project_module"), owner != project {
+            throw ExecutionLedgerError.profileOutOfScope(profile: try row.string("name"), profileProject: owner, project: project)
+        }
+        return row
+    }
+
+    /// The snapshot's shape, the same as `PlanApplier`'s (beampipe's `create_execution_internal`).
+    static let snapshotSQL = """
+        jsonb_build_object('id', p.uuid, 'name', p.name, 'description', p.description, 'project_module', p.project_module,
+                           'is_default', p.is_default, 'max_concurrent_executions', p.max_concurrent_executions,
+                           'revision', p.revision, 'spec_sha256', p.spec_sha256,
+                           'translation', p.translation, 'deployment', p.deployment)
+        """
+
+    static func generatedName(project: String, now: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        return "\(project)-\(f.string(from: now))-\(suffix)"
+    }
+
+    // MARK: Reads
+
+    /// By UUID first, then by name.
+    public func get(idOrName: String) async throws -> ExecutionRecord? {
+        if let id = UUID(uuidString: idOrName), let row = try await conn.query("SELECT * FROM executions WHERE uuid = $1::uuid", [.uuid(id)]).first {
+            return try ExecutionRecord(row: row)
+        }
+        return try await conn.query("SELECT * FROM executions WHERE name = $1", [.text(idOrName)]).first.map(ExecutionRecord.init(row:))
+    }
+
+    public func get(id: UUID) async throws -> ExecutionRecord? {
+        try await conn.query("SELECT * FROM executions WHERE uuid = $1::uuid", [.uuid(id)]).first.map(ExecutionRecord.init(row:))
+    }
+
+    /// Newest first.
+    public func list(project: String? = nil, status: ExecutionStatus? = nil, limit: Int = 50) async throws -> [ExecutionRecord] {
+        try await conn.query("""
+            SELECT * FROM executions
+            WHERE ($1::text IS NULL OR project_module = $1::text) AND ($2::text IS NULL OR status = $2::text)
+            ORDER BY created_at DESC, uuid DESC LIMIT $3
+            """, [project.map(PGValue.text), status.map { .text($0.rawValue) }, .int(max(1, min(limit, 10_000)))])
+            .rows.map(ExecutionRecord.init(row:))
+    }
+
+    /// The steps of an execution, oldest first.
+    public func events(of id: UUID) async throws -> [ExecutionEvent] {
+        try await conn.query("SELECT * FROM execution_events WHERE execution_id = $1::uuid ORDER BY id", [.uuid(id)])
+            .rows.map(ExecutionEvent.init(row:))
+    }
+
+    /// Events after `afterID` (for following an execution).
+    public func events(of id: UUID, after afterID: Int64) async throws -> [ExecutionEvent] {
+        try await conn.query("SELECT * FROM execution_events WHERE execution_id = $1::uuid AND id > $2 ORDER BY id",
+                             [.uuid(id), .int(afterID)]).rows.map(ExecutionEvent.init(row:))
+    }
+
+    /// The stored bytes of a graph, nil when they are not stored.
+    public func graph(sha256: String) async throws -> [UInt8]? {
+        guard let row = try await conn.query("SELECT encode(content, 'hex') AS hex FROM graph_blobs WHERE sha256 = $1", [.text(sha256)]).first
+        else { return nil }
+        return Self.unhex(try row.string("hex"))
+    }
+
+    /// Stores bytes content-addressed; returns their SHA-256.
+    @discardableResult
+    public func storeGraph(_ bytes: [UInt8]) async throws -> String {
+        let sha = SHA256Digest.hex(bytes)
+        _ = try await conn.query("INSERT INTO graph_blobs (sha256, content) VALUES ($1, decode($2, 'hex')) ON CONFLICT (sha256) DO NOTHING",
+                                 [.text(sha), .text(Self.hex(bytes))])
+        return sha
+    }
+
+    // MARK: Runner hand-over
+
+    /// Executions a runner should look at now: not terminal and `next_poll_at <= now()`. They are
+    /// picked with `FOR UPDATE SKIP LOCKED` in a short transaction that also moves `next_poll_at`
+    /// forward by `lease`, so two runners never take the same execution at once; a runner that
+    /// dies mid-step leaves the execution to be picked up again when the lease runs out.
+    public func due(limit: Int = 16, lease: Duration = .seconds(300)) async throws -> [ExecutionRecord] {
+        try await conn.transaction { conn in
+            try await conn.query("""
+                WITH picked AS (
+                    SELECT uuid FROM executions
+                    WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+                      AND (next_poll_at IS NULL OR next_poll_at <= now())
+                    ORDER BY next_poll_at NULLS FIRST, created_at
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED)
+                UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
+                FROM picked WHERE e.uuid = picked.uuid
+                RETURNING e.*
+                """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
+                .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
+        }
+    }
+
+    /// When the next non-terminal execution falls due (nil: none is waiting).
+    public func nextDueAt() async throws -> Date? {
+        try await conn.query("""
+            SELECT min(COALESCE(next_poll_at, '-infinity')) AS at FROM executions
+            WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+            """).first?.optionalDate("at")
+    }
+
+    // MARK: Status changes
+
+    /// The one way an execution's status or step changes. In one transaction: locks the row,
+    /// checks it still is where the caller read it (`expecting`), checks the status machine,
+    /// writes the columns and an `execution_events` row. Commit this before the external call the
+    /// new step leads to.
+    @discardableResult
+    public func transition(_ id: UUID, expecting: (status: ExecutionStatus, step: String?)? = nil,
+                           _ change: ExecutionTransition) async throws -> ExecutionRecord {
+        let record = try await conn.transaction { conn in
+            guard let row = try await conn.query("SELECT * FROM executions WHERE uuid = $1::uuid FOR UPDATE", [.uuid(id)]).first else {
+                throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased())
+            }
+            let current = try ExecutionRecord(row: row)
+            if let expecting, expecting.status != current.status || expecting.step != current.step {
+                throw ExecutionLedgerError.conflict("execution '\(current.name)' moved to \(current.status.rawValue)/\(current.step ?? "-") "
+                                                    + "while expected at \(expecting.status.rawValue)/\(expecting.step ?? "-")")
+            }
+            let target = change.status ?? current.status
+            if target != current.status {
+                guard ExecutionStatusMachine.allows(from: current.status, to: target) else {
+                    throw ExecutionLedgerError.illegalTransition(execution: current.name, from: current.status, to: target)
+                }
+            } else if current.status.isTerminal {
+                throw ExecutionLedgerError.alreadyTerminal(execution: current.name, status: current.status)
+            }
+            let terminal = target.isTerminal
+            let updated = try await conn.query("""
+                UPDATE executions SET
+                    status = $2::text, step = $3,
+                    submission_state = COALESCE($4, submission_state),
+                    daliuge_session_id = COALESCE($5, daliuge_session_id),
+                    backend = COALESCE($6, backend),
+                    simulated = COALESCE($7, simulated),
+                    daliuge_state = COALESCE($8, daliuge_state),
+                    last_error = COALESCE($9, last_error),
+                    failed_drops = COALESCE($10, failed_drops),
+                    poll_failures = 0,
+                    next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
+                    started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+                    completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
+                    updated_at = now()
+                WHERE uuid = $1::uuid
+                RETURNING *
+                """,
+                [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
+                 change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
+                 change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
+                 .bool(terminal), .double(Self.seconds(change.nextPollIn))], name: "execution transition")
+            var detail = change.detail
+            detail["message"] = .string(change.message)
+            if target != current.status { detail["from_status"] = .string(current.status.rawValue) }
+            if let error = change.lastError { detail["error"] = .string(error) }
+            try await insertEvent(id, step: change.step, status: target, detail: detail, on: conn)
+            return try ExecutionRecord(row: try updated.single())
+        }
+        return record
+    }
+
+    /// Records one poll reading that changes no status: the DIM's state, the run of failed
+    /// readings and when to look again. An event is written only when the state changes. Returns
+    /// since when the execution has been in `daliugeState` (the first reading of the current run).
+    @discardableResult
+    public func recordPoll(_ id: UUID, expectingStep step: String?, daliugeState: String, pollFailures: Int,
+                           nextPollIn: Duration, message: String, detail: [String: JSONValue] = [:]) async throws -> Date {
+        try await conn.transaction { conn in
+            guard let row = try await conn.query("SELECT status, step, daliuge_state FROM executions WHERE uuid = $1::uuid FOR UPDATE",
+                                                 [.uuid(id)]).first else {
+                throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased())
+            }
+            guard try row.optionalString("step") == step else {
+                throw ExecutionLedgerError.conflict("execution \(id.uuidString.lowercased()) moved to step \(try row.optionalString("step") ?? "-")")
+            }
+            let status = ExecutionStatus(rawValue: try row.string("status")) ?? .running
+            _ = try await conn.query("""
+                UPDATE executions SET daliuge_state = $2, poll_failures = $3, next_poll_at = now() + make_interval(secs => $4), updated_at = now()
+                WHERE uuid = $1::uuid
+                """, [.uuid(id), .text(daliugeState), .int(pollFailures), .double(Self.seconds(nextPollIn))])
+            if try row.optionalString("daliuge_state") != daliugeState {
+                var d = detail
+                d["message"] = .string(message)
+                d["daliuge_state"] = .string(daliugeState)
+                try await insertEvent(id, step: "poll", status: status, detail: d, on: conn)
+                return Date()
+            }
+            let since = try await conn.query("""
+                SELECT occurred_at FROM execution_events WHERE execution_id = $1::uuid AND step = 'poll' ORDER BY id DESC LIMIT 1
+                """, [.uuid(id)]).first?.date("occurred_at")
+            return since ?? Date()
+        }
+    }
+
+    /// A step that failed for a reason that may pass (the DIM is down): the step stays, the
+    /// failure is counted and recorded, and the runner looks again after `retryIn`.
+    @discardableResult
+    public func recordRetry(_ id: UUID, expectingStep step: String?, failures: Int, retryIn: Duration, error: String) async throws -> ExecutionRecord {
+        try await conn.transaction { conn in
+            let updated = try await conn.query("""
+                UPDATE executions SET poll_failures = $3, last_error = $4, next_poll_at = now() + make_interval(secs => $5), updated_at = now()
+                WHERE uuid = $1::uuid AND step IS NOT DISTINCT FROM $2 AND status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+                RETURNING *
+                """, [.uuid(id), step.map(PGValue.text), .int(failures), .text(error), .double(Self.seconds(retryIn))])
+            guard let row = updated.first else {
+                throw ExecutionLedgerError.conflict("execution \(id.uuidString.lowercased()) moved away from step \(step ?? "-")")
+            }
+            let record = try ExecutionRecord(row: row)
+            try await insertEvent(id, step: "retry", status: record.status, detail: [
+                "message": .string("\(step ?? "-") will be retried in \(Self.seconds(retryIn).formatted(.number.precision(.fractionLength(0...1))))s (failure \(failures)): \(error)"),
+                "retrying_step": step.map(JSONValue.string) ?? .null, "error": .string(error),
+            ], on: conn)
+            return record
+        }
+    }
+
+    /// Hands an execution back without a change (for example after an error reading the database).
+    public func release(_ id: UUID, retryIn: Duration) async throws {
+        _ = try await conn.query("""
+            UPDATE executions SET next_poll_at = now() + make_interval(secs => $2)
+            WHERE uuid = $1::uuid AND status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+            """, [.uuid(id), .double(Self.seconds(retryIn))])
+    }
+
+    /// Asks the runner to cancel. Terminal executions refuse; asking twice is harmless. The runner
+    /// cancels the backend work and then records `cancelled`.
+    @discardableResult
+    public func requestCancel(idOrName: String, actor: String) async throws -> ExecutionRecord {
+        guard let found = try await get(idOrName: idOrName) else { throw ExecutionLedgerError.executionNotFound(idOrName) }
+        return try await conn.transaction { conn in
+            guard let row = try await conn.query("SELECT * FROM executions WHERE uuid = $1::uuid FOR UPDATE", [.uuid(found.id)]).first else {
+                throw ExecutionLedgerError.executionNotFound(idOrName)
+            }
+            let current = try ExecutionRecord(row: row)
+            if current.isTerminal { throw ExecutionLedgerError.alreadyTerminal(execution: current.name, status: current.status) }
+            if current.cancelRequestedAt != nil { return current }
+            let updated = try await conn.query("""
+                UPDATE executions SET cancel_requested_at = now(), next_poll_at = now(), updated_at = now()
+                WHERE uuid = $1::uuid RETURNING *
+                """, [.uuid(current.id)])
+            try await insertEvent(current.id, step: "cancel_requested", status: current.status,
+                                  detail: ["message": .string("cancel requested by \(actor)")], on: conn)
+            try await conn.notify(Self.wakeChannel, payload: current.id.uuidString.lowercased())
+            return try ExecutionRecord(row: try updated.single())
+        }
+    }
+
+    // MARK: Plumbing
+
+    private func insertEvent(_ id: UUID, step: String, status: ExecutionStatus, detail: [String: JSONValue], on conn: PGConnection) async throws {
+        _ = try await conn.query("INSERT INTO execution_events (execution_id, step, status, detail) VALUES ($1::uuid, $2, $3, $4)",
+                                 [.uuid(id), .text(step), .text(status.rawValue), .json(JSONValue.object(detail).canonicalString)])
+        try await conn.notify(Self.eventChannel, payload: "\(id.uuidString.lowercased()) \(status.rawValue) \(step)")
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let (s, atto) = d.components
+        return max(0, Double(s) + Double(atto) / 1e18)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unhex(_ text: String) -> [UInt8] {
+        func value(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 48...57: c - 48
+            case 97...102: c - 87
+            case 65...70: c - 55
+            default: 0
+            }
+        }
+        let chars = Array(text.utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i + 1 < chars.count {
+            out.append(value(chars[i]) << 4 | value(chars[i + 1]))
+            i += 2
+        }
+        return out
+    }
+}
