@@ -14,6 +14,7 @@ cleanup() {
   local status=$?
   bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
   bash scripts/sshd.sh stop "$work/sshd" >/dev/null 2>&1 || true
+  bash scripts/dlg.sh stop "$work/dlg" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit $status
 }
@@ -26,6 +27,12 @@ log "starting sshd on 127.0.0.1:${BEAMSYNC_TEST_SSHD_PORT:-22422}"
 # Captured first, then evaluated: `eval "$(...)"` would hide a failed start from set -e.
 sshd_env="$(bash scripts/sshd.sh start "$work/sshd" "${BEAMSYNC_TEST_SSHD_PORT:-22422}")"
 eval "$sshd_env"
+
+log "starting DALiuGE 6.6.0 (Translator Manager, Data Island Manager, Node Manager) on loopback"
+dlg_env="$(bash scripts/dlg.sh start "$work/dlg")"
+set -a
+eval "$dlg_env"
+set +a
 
 # Tests that need a service fail instead of skipping when it is missing.
 export BEAMSYNC_REQUIRE_SERVICES=1

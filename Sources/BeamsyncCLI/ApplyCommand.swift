@@ -43,6 +43,21 @@ struct ApplyCommand: AsyncParsableCommand {
                 if !autoApprove { try confirm(saved) }
                 return (saved, try await reconciler.apply(saved: saved, actor: Actor.current, revision: revision))
             }
+            if autoApprove {
+                // One read of the live state, inside the apply transaction.
+                let loaded = try await source.read()
+                let planning = self.planning
+                do {
+                    return try await reconciler.apply(loading: { live in
+                        let (desired, diagnostics) = source.check(loaded, externalProfiles: live.externalProfiles)
+                        guard let desired else { throw DesiredStateRejected(diagnostics: diagnostics) }
+                        return (desired, planning.options(policy: desired.policy))
+                    }, source: loaded.name, actor: Actor.current, revision: revision ?? loaded.revision)
+                } catch let rejected as DesiredStateRejected {
+                    reportLoadFailure(rejected.diagnostics)
+                    return nil
+                }
+            }
             let live = try await reconciler.readLive()
             let (desired, diagnostics, sourceName, sourceRevision) = try await source.load(externalProfiles: live.externalProfiles)
             guard let desired else {
@@ -50,9 +65,6 @@ struct ApplyCommand: AsyncParsableCommand {
                 return nil
             }
             let options = planning.options(policy: desired.policy)
-            if autoApprove {
-                return try await reconciler.apply(desired, options: options, source: sourceName, actor: Actor.current, revision: revision ?? sourceRevision)
-            }
             // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).
             let shown = Planner(options: options).plan(desired: desired, live: live, source: sourceName)
             if shown.hasErrors { throw PlanRejected(plan: shown) }

@@ -79,6 +79,16 @@ struct SourceOptions: ParsableArguments {
         return Loaded(files: tree.files, diagnostics: tree.diagnostics.map { $0.prefixingFiles(with: prefix) }, name: dir, revision: nil)
     }
 
+    /// Checks already-read files against a live state (used inside the apply transaction).
+    func check(_ loaded: Loaded, externalProfiles: [ExternalProfile]) -> (DesiredState?, [Diagnostic]) {
+        var options = LoadOptions()
+        options.externalProfiles = externalProfiles
+        let result = DesiredStateLoader.load(files: loaded.files, options: options)
+        let prefix = repo == nil && dir != "." ? (dir.hasSuffix("/") ? dir : dir + "/") : ""
+        let diagnostics = loaded.diagnostics + result.diagnostics.map { $0.prefixingFiles(with: prefix) }
+        return (diagnostics.hasErrors ? nil : result.state, diagnostics)
+    }
+
     /// Loads and checks the desired state; profiles already in the database satisfy references.
     func load(externalProfiles: [ExternalProfile], ref overrideRef: String? = nil) async throws -> (DesiredState?, [Diagnostic], source: String, revision: String?) {
         let loaded = try await read(ref: overrideRef)

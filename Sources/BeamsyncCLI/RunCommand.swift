@@ -48,6 +48,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
+        MemoryHygiene.limitArenas()
         BeamsyncLogHandler.bootstrap()
         let logger = Logger(label: "beamsync")
         let intervalDuration = try DurationText.parse(interval, option: "--interval")

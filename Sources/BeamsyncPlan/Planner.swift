@@ -109,8 +109,10 @@ public struct Planner: Sendable {
         return changes
     }
 
+    /// Unchanged objects carry only their hash: at 10,000 objects, copies of every document would
+    /// dominate the plan's size and the controller's memory.
     private func noOp(_ kind: DocumentKind, _ name: String, _ id: String?, _ before: JSONValue, _ hash: String, _ origin: DocumentOrigin) -> ResourceChange {
-        ResourceChange(kind: kind, name: name, action: .noOp, reason: .unchanged, liveID: id, before: before, after: before,
+        ResourceChange(kind: kind, name: name, action: .noOp, reason: .unchanged, liveID: id,
                        beforeSHA256: hash, afterSHA256: hash, origin: origin)
     }
 

@@ -9,6 +9,13 @@ public struct StalePlan: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// The desired state did not load (validation errors); nothing was applied.
+public struct DesiredStateRejected: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.errors.map(\.description).joined(separator: "\n") }
+}
+
 /// The plan had errors; nothing was applied.
 public struct PlanRejected: Error, Sendable, CustomStringConvertible {
     public var plan: Plan
@@ -42,9 +49,19 @@ public struct Reconciler: Sendable {
     public func apply(_ desired: DesiredState, options: PlanOptions, source: String, actor: String, revision: String?)
         async throws -> (Plan, ApplyResult)
     {
+        try await apply(loading: { _ in (desired, options) }, source: source, actor: actor, revision: revision)
+    }
+
+    /// Like `apply(_:...)`, with the desired state built from the live state read inside the
+    /// transaction (references may resolve to database-only profiles): one read of the state, not two.
+    /// `load` throws to abandon the apply (nothing is written).
+    public func apply(loading load: (LiveState) throws -> (DesiredState, PlanOptions), source: String, actor: String, revision: String?)
+        async throws -> (Plan, ApplyResult)
+    {
         try await conn.transaction { conn in
             _ = try await conn.advisoryXactLock(key: try await conn.advisoryLockKey(for: Self.applyLockName))
             let live = try await LiveStateReader.read(conn)
+            let (desired, options) = try load(live)
             let plan = Planner(options: options).plan(desired: desired, live: live, source: source)
             if plan.hasErrors { throw PlanRejected(plan: plan) }
             guard plan.summary.hasChanges || plan.changes.contains(where: { $0.reason == .adopted }) else {

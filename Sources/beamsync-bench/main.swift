@@ -179,8 +179,8 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
         try await withBenchDatabase(adminURL) { conn, _ in
             let r = Reconciler(conn: conn)
             let (_, t) = try await timed {
-                let live = try await r.readLive()
-                let (_, result) = try await r.apply(load(tree.files, live: live), options: options, source: "bench", actor: "bench", revision: nil)
+                let (_, result) = try await r.apply(loading: { live in (load(tree.files, live: live), options) },
+                                                    source: "bench", actor: "bench", revision: nil)
                 precondition(result.created == 10_000)
             }
             applySeconds = min(applySeconds, t)
@@ -224,8 +224,7 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
             planChanged = min(planChanged, t)
         }
         let (_, t) = try await timed {
-            let live = try await r.readLive()
-            _ = try await r.apply(load(edited, live: live), options: options, source: "bench", actor: "bench", revision: nil)
+            _ = try await r.apply(loading: { live in (load(edited, live: live), options) }, source: "bench", actor: "bench", revision: nil)
         }
         applyUpdates = t
     }

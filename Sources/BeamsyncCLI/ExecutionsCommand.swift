@@ -1,0 +1,348 @@
+// Compiled once BeamsyncCLI depends on BeamsyncEngine: add "BeamsyncEngine" to the BeamsyncCLI
+// target's dependencies, then delete this #if line and the #endif at the end of the file.
+#if BEAMSYNC_EXECUTIONS_CLI
+import ArgumentParser
+import BeamsyncEngine
+import BeamsyncModel
+import BeamsyncPlan
+import BeamsyncStore
+import Foundation
+
+/// `beamsync executions create|list|show|cancel`.
+struct ExecutionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "executions",
+        abstract: "Create, list, show and cancel executions.",
+        discussion: """
+            Executions created here run through the same runner as those triggered from git. \
+            Without BEAMPIPE_USE_REAL_BACKENDS=true they run through the simulated backend, which \
+            contacts nothing and says so.
+            """,
+        subcommands: [ExecutionsCreate.self, ExecutionsList.self, ExecutionsShow.self, ExecutionsCancel.self]
+    )
+}
+
+/// Text or JSON (markdown is for plans).
+private func checkFormat(_ format: OutputFormat) throws {
+    if format == .markdown { throw ValidationError("--format markdown is only for plans; use text or json") }
+}
+
+struct ExecutionsCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create an execution and run it in the foreground until it ends (or --detach).",
+        discussion: """
+            The profile is resolved as beampipe does: --profile-id, else --profile, else the \
+            project's default, else the global default; it must be global or belong to the \
+            project. Its revision and a snapshot are pinned, so later profile edits never change \
+            this execution. Interrupting the foreground run leaves the execution in the ledger, \
+            where `beamsync run` (or another runner) continues it from its last recorded step. \
+            Exit code: 0 completed or not submitted, 1 failed or cancelled.
+            """
+    )
+
+    @Option(help: "The project (project_module) the execution belongs to.")
+    var project: String
+    @Option(help: "Deployment profile name.")
+    var profile: String?
+    @Option(name: .customLong("profile-id"), help: "Deployment profile UUID.")
+    var profileID: String?
+    @Option(help: "Logical graph file; its bytes are stored with the execution (content-addressed).")
+    var graph: String
+    @Option(help: "Execution name, unique (default: <project>-<UTC time>-<random>).")
+    var name: String?
+    @Flag(name: .customLong("no-submit"), help: "Translate only; end as not_submitted.")
+    var noSubmit = false
+    @Flag(help: "Create it and return; a running `beamsync run` executes it.")
+    var detach = false
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        try checkFormat(format)
+        if profile != nil && profileID != nil {
+            throw ValidationError("provide only one of --profile or --profile-id")
+        }
+    }
+
+    func run() async throws {
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: graph)))
+        } catch {
+            throw ValidationError("cannot read graph file \(graph): \(error.localizedDescription)")
+        }
+        let final: ExecutionRecord? = try await withDatabase(database) { conninfo, conn in
+            let ledger = ExecutionLedger(conn: conn)
+            let record: ExecutionRecord
+            do {
+                record = try await ledger.create(ExecutionRequest(
+                    name: name, projectModule: project, profileID: profileID, profileName: profile,
+                    graph: .content(bytes, path: graph), doSubmit: !noSubmit, createdBy: Actor.current))
+            } catch let error as ExecutionLedgerError {
+                StandardError.write("beamsync: \(error)")
+                throw ExitCode(1)
+            }
+            let environment = ProcessInfo.processInfo.environment
+            if detach {
+                ExecutionOutput.print(record, events: try await ledger.events(of: record.id), format: format)
+                if format == .text {
+                    print("Detached: a running `beamsync run` executes it; follow it with `beamsync executions show \(record.name)`.")
+                }
+                return nil
+            }
+            let style = TerminalStyle.detect()
+            if format == .text {
+                print("Execution \(style.paint(record.name, .bold)) (\(record.id.uuidString.lowercased())) with profile "
+                      + "'\(record.profileName ?? "?")' revision \(record.deploymentProfileRevision ?? 0)"
+                      + (RunnerConfiguration.useRealBackends(environment) ? "" : " — simulated backend (BEAMPIPE_USE_REAL_BACKENDS is not true)"))
+            }
+            let final = try await ExecutionFollower.follow(record, conninfo: conninfo, ledger: ledger, environment: environment,
+                                                           format: format, style: style)
+            if format == .json { ExecutionOutput.print(final, events: try await ledger.events(of: record.id), format: .json) }
+            return final
+        }
+        if let final, final.status == .failed || final.status == .cancelled { throw ExitCode(1) }
+    }
+}
+
+struct ExecutionsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List executions, newest first.")
+
+    @Option(help: "Only this project.")
+    var project: String?
+    @Option(help: "Only this status (pending, running, awaiting_scheduler, completed, failed, cancelled, not_submitted, retrying).")
+    var status: String?
+    @Option(help: "At most this many.")
+    var limit: Int = 50
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        try checkFormat(format)
+        if let status, ExecutionStatus(rawValue: status) == nil {
+            throw ValidationError("unknown status '\(status)'; one of \(ExecutionStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let session = try await database.connect()
+        let records = try await session.run { conn in
+            try await Reconciler(conn: conn).prepare()
+            return try await ExecutionLedger(conn: conn).list(project: project, status: status.flatMap(ExecutionStatus.init(rawValue:)),
+                                                              limit: limit)
+        }
+        switch format {
+        case .json:
+            print(ExecutionOutput.json(records))
+        default:
+            let style = TerminalStyle.detect()
+            if records.isEmpty { print("No executions."); return }
+            let rows = records.map { r in
+                [r.name, r.status.rawValue, r.step ?? "-", r.projectModule, r.profileName ?? "-",
+                 ExecutionOutput.time(r.createdAt), r.simulated ? "simulated" : (r.backend ?? "-")]
+            }
+            ExecutionOutput.table(header: ["NAME", "STATUS", "STEP", "PROJECT", "PROFILE", "CREATED", "BACKEND"], rows: rows,
+                                  style: style, statusColumn: 1)
+        }
+    }
+}
+
+struct ExecutionsShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one execution and its recorded steps.")
+
+    @Argument(help: "Execution name or id.")
+    var execution: String
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws { try checkFormat(format) }
+
+    func run() async throws {
+        let session = try await database.connect()
+        let found: (ExecutionRecord, [ExecutionEvent])? = try await session.run { conn in
+            try await Reconciler(conn: conn).prepare()
+            let ledger = ExecutionLedger(conn: conn)
+            guard let record = try await ledger.get(idOrName: execution) else { return nil }
+            return (record, try await ledger.events(of: record.id))
+        }
+        guard let (record, events) = found else {
+            StandardError.write("beamsync: no execution with id or name '\(execution)'")
+            throw ExitCode(1)
+        }
+        ExecutionOutput.print(record, events: events, format: format)
+    }
+}
+
+struct ExecutionsCancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Ask the runner to cancel an execution (its DALiuGE session is cancelled, then it is recorded cancelled).",
+        discussion: "Without --wait the request is recorded and the running `beamsync run` carries it out."
+    )
+
+    @Argument(help: "Execution name or id.")
+    var execution: String
+    @Flag(help: "Run the runner here until the execution has ended.")
+    var wait = false
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws { try checkFormat(format) }
+
+    func run() async throws {
+        try await withDatabase(database) { conninfo, conn in
+            let ledger = ExecutionLedger(conn: conn)
+            var record: ExecutionRecord
+            do {
+                record = try await ledger.requestCancel(idOrName: execution, actor: Actor.current)
+            } catch let error as ExecutionLedgerError {
+                StandardError.write("beamsync: \(error)")
+                throw ExitCode(1)
+            }
+            if wait {
+                record = try await ExecutionFollower.follow(record, conninfo: conninfo, ledger: ledger,
+                                                            environment: ProcessInfo.processInfo.environment,
+                                                            format: format, style: TerminalStyle.detect())
+            }
+            if format == .json {
+                ExecutionOutput.print(record, events: try await ledger.events(of: record.id), format: .json)
+            } else if !wait {
+                print("Cancel requested for \(record.name) (\(record.status.rawValue)); the runner cancels it at its next step.")
+            }
+        }
+    }
+}
+
+/// Resolves the database (starting the embedded one if needed), migrates, runs `body` with the
+/// conninfo (for the runner's own connections) and a connection, then cleans up.
+private func withDatabase<T>(_ options: DatabaseOptions, _ body: (String, PGConnection) async throws -> T) async throws -> T {
+    let (conninfo, embedded) = try await options.resolve()
+    let conn = try await PGConnection.connect(conninfo: conninfo)
+    do {
+        try await Reconciler(conn: conn).prepare()
+        let value = try await body(conninfo, conn)
+        await conn.close()
+        if let embedded { try? await embedded.stop() }
+        return value
+    } catch {
+        await conn.close()
+        if let embedded { try? await embedded.stop() }
+        throw error
+    }
+}
+
+/// Runs the runner in this process until one execution has ended, printing each recorded step.
+enum ExecutionFollower {
+    static func follow(_ record: ExecutionRecord, conninfo: String, ledger: ExecutionLedger, environment: [String: String],
+                       format: OutputFormat, style: TerminalStyle) async throws -> ExecutionRecord {
+        let runner = ExecutionRunner(conninfo: conninfo, environment: environment)
+        var lastEvent: Int64 = 0
+        var current = record
+        while true {
+            for event in try await ledger.events(of: record.id, after: lastEvent) {
+                lastEvent = event.id
+                if format == .text { print(ExecutionOutput.line(event, style: style)) }
+            }
+            if current.isTerminal { break }
+            if await runner.runOnce() == 0 {
+                let wait = try await ledger.get(id: record.id)?.nextPollAt.map { max(0.05, min(1, $0.timeIntervalSinceNow)) } ?? 0.2
+                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            }
+            current = try await ledger.get(id: record.id) ?? current
+        }
+        await runner.close()
+        return current
+    }
+}
+
+enum ExecutionOutput {
+    static func time(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    static func line(_ event: ExecutionEvent, style: TerminalStyle) -> String {
+        "\(style.paint(time(event.occurredAt), .dim)) \(paint(event.status, style)) \(event.step): \(event.message ?? "")"
+    }
+
+    static func paint(_ status: ExecutionStatus, _ style: TerminalStyle) -> String {
+        switch status {
+        case .completed, .notSubmitted: style.paint(status.rawValue, .green)
+        case .failed: style.paint(status.rawValue, .red)
+        case .cancelled: style.paint(status.rawValue, .yellow)
+        default: style.paint(status.rawValue, .cyan)
+        }
+    }
+
+    static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        (try? String(decoding: encoder().encode(value), as: UTF8.self)) ?? "null"
+    }
+
+    struct Detail: Encodable {
+        var execution: ExecutionRecord
+        var events: [ExecutionEvent]
+    }
+
+    static func print(_ record: ExecutionRecord, events: [ExecutionEvent], format: OutputFormat) {
+        if format == .json {
+            Swift.print(json(Detail(execution: record, events: events)))
+            return
+        }
+        let style = TerminalStyle.detect()
+        var fields: [(String, String?)] = [
+            ("Name", record.name), ("Id", record.id.uuidString.lowercased()), ("Project", record.projectModule),
+            ("Status", paint(record.status, style)), ("Step", record.step), ("Submission", record.submissionState.rawValue),
+            ("Backend", record.simulated ? "simulated (BEAMPIPE_USE_REAL_BACKENDS was not true)" : record.backend),
+            ("Profile", record.profileName.map { "\($0) (revision \(record.deploymentProfileRevision ?? 0), \(record.deploymentProfileID?.uuidString.lowercased() ?? "-"))" }),
+            ("Project config", record.projectConfigID?.uuidString.lowercased()),
+            ("Graph", (record.graphSHA256 ?? "-") + (record.graphPath.map { " (\($0))" } ?? record.graphURL.map { " (\($0))" } ?? "")),
+            ("Submit", record.doSubmit ? "yes" : "no (translate only)"),
+            ("DALiuGE session", record.daliugeSessionID), ("DALiuGE state", record.daliugeState),
+            ("Created", time(record.createdAt) + (record.createdBy.map { " by \($0)" } ?? "")),
+            ("Started", record.startedAt.map(time)), ("Completed", record.completedAt.map(time)),
+            ("Cancel requested", record.cancelRequestedAt.map(time)),
+            ("Last error", record.lastError.map { style.paint($0, .red) }),
+        ]
+        if let drops = record.failedDrops?.arrayValue, !drops.isEmpty {
+            fields.append(("Failed drops", drops.map { "\($0["name"]?.stringValue ?? "?") (\($0["oid"]?.stringValue ?? "?"))" }.joined(separator: ", ")))
+        }
+        let width = fields.map(\.0.count).max() ?? 0
+        for (label, value) in fields {
+            guard let value else { continue }
+            Swift.print(label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+        }
+        if !events.isEmpty {
+            Swift.print("\nSteps:")
+            for event in events { Swift.print("  " + line(event, style: style)) }
+        }
+    }
+
+    static func table(header: [String], rows: [[String]], style: TerminalStyle, statusColumn: Int) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func render(_ cells: [String], paintStatus: Bool) -> String {
+            cells.enumerated().map { i, cell in
+                let padded = i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                guard paintStatus, i == statusColumn, let status = ExecutionStatus(rawValue: cell) else { return padded }
+                return padded.replacingOccurrences(of: cell, with: paint(status, style))
+            }.joined(separator: "  ")
+        }
+        Swift.print(style.paint(render(header, paintStatus: false), .bold))
+        for row in rows { Swift.print(render(row, paintStatus: true)) }
+    }
+}
+#endif
