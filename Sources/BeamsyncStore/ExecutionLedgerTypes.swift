@@ -105,6 +105,43 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         case completedAt = "completed_at"
     }
 
+    /// UUIDs are written in lowercase, as PostgreSQL and beampipe print them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func lower(_ u: UUID?) -> String? { u?.uuidString.lowercased() }
+        try c.encode(lower(id), forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(projectModule, forKey: .projectModule)
+        try c.encode(lower(deploymentProfileID), forKey: .deploymentProfileID)
+        try c.encode(deploymentProfileRevision, forKey: .deploymentProfileRevision)
+        try c.encode(deploymentProfileSnapshot, forKey: .deploymentProfileSnapshot)
+        try c.encode(lower(projectConfigID), forKey: .projectConfigID)
+        try c.encode(sourceRevision, forKey: .sourceRevision)
+        try c.encode(graphSHA256, forKey: .graphSHA256)
+        try c.encode(graphPath, forKey: .graphPath)
+        try c.encode(graphURL, forKey: .graphURL)
+        try c.encode(doSubmit, forKey: .doSubmit)
+        try c.encode(status, forKey: .status)
+        try c.encode(submissionState, forKey: .submissionState)
+        try c.encode(step, forKey: .step)
+        try c.encode(daliugeSessionID, forKey: .daliugeSessionID)
+        try c.encode(slurmJobID, forKey: .slurmJobID)
+        try c.encode(remoteSessionDir, forKey: .remoteSessionDir)
+        try c.encode(lastError, forKey: .lastError)
+        try c.encode(simulated, forKey: .simulated)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(cancelRequestedAt, forKey: .cancelRequestedAt)
+        try c.encode(nextPollAt, forKey: .nextPollAt)
+        try c.encode(pollFailures, forKey: .pollFailures)
+        try c.encode(daliugeState, forKey: .daliugeState)
+        try c.encode(failedDrops, forKey: .failedDrops)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(completedAt, forKey: .completedAt)
+    }
+
     public var isTerminal: Bool { status.isTerminal }
 
     /// The pinned profile's name, from the snapshot.
@@ -166,6 +203,16 @@ public struct ExecutionEvent: Sendable, Hashable, Codable {
         case id, step, status, detail
         case executionID = "execution_id"
         case occurredAt = "occurred_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(executionID.uuidString.lowercased(), forKey: .executionID)
+        try c.encode(occurredAt, forKey: .occurredAt)
+        try c.encode(step, forKey: .step)
+        try c.encode(status, forKey: .status)
+        try c.encode(detail, forKey: .detail)
     }
 
     /// The human line of the event (`detail.message`).

@@ -381,3 +381,44 @@ struct RunnerLedgerTests {
         }
     }
 }
+
+@Suite("Runner loop", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+struct RunnerLoopTests {
+    @Test("run(until:) sleeps while nothing is due and wakes on NOTIFY when an execution is created")
+    func wakesOnNotify() async throws {
+        try await RunnerHarness.with { h in
+            try await h.restProfile("dim", isDefault: true)
+            var config = testRunnerConfiguration(real: false)
+            config.idleWait = .seconds(60)
+            let runner = h.runner(config)
+            let conninfo = h.conninfo
+            let loop = Task {
+                await runner.run(until: {
+                    guard let conn = try? await PGConnection.connect(conninfo: conninfo) else { return false }
+                    defer { Task { await conn.close() } }
+                    let done = try? await conn.query("SELECT count(*) AS n FROM executions WHERE status = 'completed'").single().int("n")
+                    return done == 1
+                })
+            }
+            try await Task.sleep(for: .milliseconds(500))  // the loop is now waiting (up to 60 s)
+            let started = ContinuousClock.now
+            let e = try await h.create("HelloWorld", name: "wake")
+            await loop.value
+            #expect(ContinuousClock.now - started < .seconds(10), "woken by the notification, not the 60 s idle wait")
+            #expect(try await h.record(e.id).status == .completed)
+            await runner.close()
+        }
+    }
+
+    @Test("the JSON form of a record writes UUIDs in lowercase")
+    func jsonUUIDs() async throws {
+        try await RunnerHarness.with { h in
+            try await h.restProfile("dim", isDefault: true)
+            let e = try await h.create("HelloWorld", name: "json")
+            let json = try JSONValue.parse(bytes: Array(try JSONEncoder().encode(e)))
+            #expect(json["id"]?.stringValue == e.id.uuidString.lowercased())
+            #expect(json["deployment_profile_id"]?.stringValue == e.deploymentProfileID?.uuidString.lowercased())
+            #expect(json["status"]?.stringValue == "pending" && json["step"]?.stringValue == "created")
+        }
+    }
+}
