@@ -84,6 +84,9 @@ public struct ExecutionLedger: Sendable {
 
     /// NOTIFY channel that wakes runners (payload: execution ids, comma-separated).
     public static let wakeChannel = "beamsync_executions"
+    /// A `next_poll_at` further ahead than this is taken to be a runner's lease (poll and retry
+    /// delays are shorter); `requestCancel` leaves such an execution to the runner holding it.
+    public static let leaseThreshold: Duration = .seconds(60)
     /// NOTIFY channel for every recorded step (payload: `<id> <status> <step>`), for watchers.
     public static let eventChannel = "beamsync_execution_events"
 
@@ -277,7 +280,8 @@ public struct ExecutionLedger: Sendable {
     /// Executions a runner should look at now: not terminal and `next_poll_at <= now()`. They are
     /// picked with `FOR UPDATE SKIP LOCKED` in a short transaction that also moves `next_poll_at`
     /// forward by `lease`, so two runners never take the same execution at once; a runner that
-    /// dies mid-step leaves the execution to be picked up again when the lease runs out.
+    /// dies mid-step leaves the execution to be picked up again when the lease runs out. Keep
+    /// `lease` well above `leaseThreshold` plus the longest backend call.
     public func due(limit: Int = 16, lease: Duration = .seconds(300)) async throws -> [ExecutionRecord] {
         try await conn.transaction { conn in
             try await conn.query("""
@@ -427,7 +431,9 @@ public struct ExecutionLedger: Sendable {
     }
 
     /// Asks the runner to cancel. Terminal executions refuse; asking twice is harmless. The runner
-    /// cancels the backend work and then records `cancelled`.
+    /// cancels the backend work and then records `cancelled`. The execution becomes due at once,
+    /// unless a runner holds it (its `next_poll_at` is a lease more than `leaseThreshold` ahead):
+    /// then that runner's next step, which is due immediately, handles the cancel.
     @discardableResult
     public func requestCancel(idOrName: String, actor: String) async throws -> ExecutionRecord {
         guard let found = try await get(idOrName: idOrName) else { throw ExecutionLedgerError.executionNotFound(idOrName) }
@@ -439,9 +445,11 @@ public struct ExecutionLedger: Sendable {
             if current.isTerminal { throw ExecutionLedgerError.alreadyTerminal(execution: current.name, status: current.status) }
             if current.cancelRequestedAt != nil { return current }
             let updated = try await conn.query("""
-                UPDATE executions SET cancel_requested_at = now(), next_poll_at = now(), updated_at = now()
+                UPDATE executions SET cancel_requested_at = now(), updated_at = now(),
+                    next_poll_at = CASE WHEN next_poll_at IS NULL OR next_poll_at <= now() + make_interval(secs => $2)
+                                        THEN now() ELSE next_poll_at END
                 WHERE uuid = $1::uuid RETURNING *
-                """, [.uuid(current.id)])
+                """, [.uuid(current.id), .double(Self.seconds(Self.leaseThreshold))])
             try await insertEvent(current.id, step: "cancel_requested", status: current.status,
                                   detail: ["message": .string("cancel requested by \(actor)")], on: conn)
             try await conn.notify(Self.wakeChannel, payload: current.id.uuidString.lowercased())

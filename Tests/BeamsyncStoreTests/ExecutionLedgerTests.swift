@@ -216,6 +216,20 @@ struct ExecutionLedgerTransitionTests {
         }
     }
 
+    @Test("a cancel makes a waiting execution due at once, but never takes one a runner holds")
+    func cancelRespectsLease() async throws {
+        try await withLedger { ledger, conn, _ in
+            try await insertProfile(conn, "p", isDefault: true)
+            _ = try await ledger.create(request("held"))
+            let waiting = try await ledger.create(request("waiting"))
+            #expect(try await ledger.due(limit: 2).count == 2)
+            try await ledger.transition(waiting.id, ExecutionTransition(status: .running, step: "deployed", message: "x", nextPollIn: .seconds(10)))
+            try await ledger.requestCancel(idOrName: "held", actor: "t")
+            try await ledger.requestCancel(idOrName: "waiting", actor: "t")
+            #expect(try await ledger.due().map(\.name) == ["waiting"], "the held one stays with its runner")
+        }
+    }
+
     @Test("the pinned snapshot decodes back into the profile it was taken from")
     func snapshotDecodes() async throws {
         try await withLedger { ledger, conn, _ in
