@@ -1,0 +1,207 @@
+import BeamsyncModel
+import Foundation
+import Testing
+@testable import BeamsyncEngine
+
+/// The DALiuGE stack that `scripts/dlg.sh start DIR` prints.
+struct DaliugeServices {
+    var tmURL: String
+    var dimHost: String
+    var dimPort: Int
+    /// `$DLG_ROOT/workspace`: the NM writes each session's outputs to `<work>/<session id>/`.
+    var work: String
+
+    static let environment = ProcessInfo.processInfo.environment
+    static let required = environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
+    static let current: DaliugeServices? = {
+        guard let tm = environment["BEAMSYNC_TEST_TM_URL"], let host = environment["BEAMSYNC_TEST_DIM_HOST"],
+              let port = environment["BEAMSYNC_TEST_DIM_PORT"].flatMap(Int.init), let work = environment["BEAMSYNC_TEST_DLG_WORK"]
+        else { return nil }
+        return DaliugeServices(tmURL: tm, dimHost: host, dimPort: port, work: work)
+    }()
+    /// Runs when the services are there, or when they are required (then their absence fails).
+    static let enabled = required || current != nil
+
+    static func get() throws -> DaliugeServices {
+        guard let current else {
+            throw ServicesMissing()
+        }
+        return current
+    }
+
+    struct ServicesMissing: Error, CustomStringConvertible {
+        var description: String {
+            "BEAMSYNC_REQUIRE_SERVICES=1 but BEAMSYNC_TEST_TM_URL, BEAMSYNC_TEST_DIM_HOST, BEAMSYNC_TEST_DIM_PORT and "
+                + "BEAMSYNC_TEST_DLG_WORK are not all set; run scripts/dlg.sh start DIR and export its output"
+        }
+    }
+
+    var profile: DeploymentProfile {
+        DeploymentProfile(
+            name: "dlg-loopback",
+            translation: TranslationConfig(algo: .metis, numPar: 1, numIslands: 0, tmURL: tmURL),
+            deployment: .restRemote(RestRemoteDeployment(dimHostForTM: dimHost, dimPortForTM: dimPort,
+                                                         deployHost: dimHost, deployPort: dimPort)))
+    }
+}
+
+func fixture(_ name: String) throws -> [UInt8] {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+    return Array(try Data(contentsOf: url))
+}
+
+/// Serialized: a DALiuGE 6.6.0 Node Manager `chdir`s into each new session's directory and
+/// resolves relative output paths against its (process-wide) working directory, so sessions
+/// created concurrently on one NM can write into each other's directories.
+@Suite("DALiuGE 6.6.0 integration (TM, DIM, NM from scripts/dlg.sh)", .enabled(if: DaliugeServices.enabled), .serialized)
+struct DaliugeIntegrationTests {
+    let http = HTTPClient(threads: 2, name: "dlg-test-http")
+    let policy = PollPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(1), maxDuration: .seconds(90))
+
+    func clients() throws -> (DaliugeServices, TranslatorClient, DIMClient) {
+        let services = try DaliugeServices.get()
+        let profile = services.profile
+        guard case .restRemote(let rest) = profile.deployment else { fatalError() }
+        return (services, TranslatorClient(endpoint: try TranslatorEndpoint(profile: profile), http: http),
+                DIMClient(endpoint: try DIMEndpoint(rest: rest), http: http))
+    }
+
+    func newSessionID(_ label: String) -> String {
+        "beamsync-test-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    @Test func helloWorldTranslatesDeploysFinishesAndWritesItsOutput() async throws {
+        let (services, tm, dim) = try clients()
+        let graph = try await tm.translate(logicalGraph: try fixture("HelloWorld.graph"), profile: services.profile)
+        #expect(graph.drops.count == 2)
+        #expect(graph.roots.count == 1 && graph.roots[0].hasSuffix("_hello_0"))
+        #expect(graph.drops.allSatisfy { $0.node?.hasPrefix("\(services.dimHost):") == true })
+        let hello = try #require(graph.elements.first { $0["oid"]?.stringValue == graph.roots[0] })
+        #expect(hello["type"] == .string("app"))
+        #expect(hello["app"] == .string("dlg.apps.simple.HelloWorldApp"))
+        #expect(hello["humanReadableKey"] == .string("hello_0"))
+
+        let sid = newSessionID("hello")
+        let steps = StepLog()
+        try await dim.submit(sessionID: sid, graph: graph) { await steps.add($0) }
+        #expect(await steps.all == [.creating, .appending, .deploying])
+        let outcome = try await DIMPoller(observer: dim, policy: policy).poll(sessionID: sid, dropNames: graph.dropNames)
+        #expect(outcome == .finished)
+        let output = URL(fileURLWithPath: services.work).appendingPathComponent(sid).appendingPathComponent("beamsync-hello.txt")
+        let written = try? String(contentsOf: output, encoding: .utf8)
+        #expect(written == "Hello beamsync", "no \(output.path); the NM may have written it into another session's directory")
+        try await dim.deleteSession(sid)
+    }
+
+    @Test func aFailingAppIsFailedWithTheDropNamed() async throws {
+        let (services, tm, dim) = try clients()
+        let graph = try await tm.translate(logicalGraph: try fixture("FailingApp.graph"), profile: services.profile)
+        let sid = newSessionID("fail")
+        try await dim.submit(sessionID: sid, graph: graph)
+        let outcome = try await DIMPoller(observer: dim, policy: policy).poll(sessionID: sid, dropNames: graph.dropNames)
+        guard case .failed(let reason, let drops) = outcome else {
+            Issue.record("expected failed, got \(outcome)")
+            return
+        }
+        #expect(drops.first?.name == "boom")
+        #expect(drops.first?.oid.hasSuffix("_boom_0") == true)
+        #expect(reason.contains("'boom'"))
+        #expect(outcome.executionStatus == "failed")
+    }
+
+    @Test func theTranslatorsRejectionReachesTheCallerVerbatim() async throws {
+        let (services, tm, _) = try clients()
+        let error = await #expect(throws: TranslatorError.self) {
+            try await tm.translate(logicalGraph: try fixture("Invalid.graph"), profile: services.profile)
+        }
+        guard case .rejected(let http)? = error else {
+            Issue.record("expected rejected, got \(String(describing: error))")
+            return
+        }
+        #expect(http.status == 400)
+        #expect(error?.serverMessage == "LG content is malformed")
+        #expect(error?.description.contains("POST \(services.tmURL)/unroll_and_partition: HTTP 400: LG content is malformed") == true)
+
+        // JSON that is not a logical graph: the TM's 500 is plain text.
+        let empty = Array(#"{"modelData": {"filePath": "x"}, "nodeDataArray": [], "linkDataArray": []}"#.utf8)
+        let crash = await #expect(throws: TranslatorError.self) {
+            try await tm.unrollAndPartition(logicalGraph: empty, settings: PartitionSettings(services.profile.translation))
+        }
+        #expect(crash?.serverMessage == "Internal Server Error")
+    }
+
+    @Test func aRunningSessionCanBeCancelled() async throws {
+        let (services, tm, dim) = try clients()
+        let graph = try await tm.translate(logicalGraph: try fixture("Sleep.graph"), profile: services.profile)
+        let sid = newSessionID("cancel")
+        try await dim.submit(sessionID: sid, graph: graph)
+        let poller = DIMPoller(observer: dim, policy: policy)
+        var reading = try await poller.check(sessionID: sid)
+        for _ in 0..<50 where reading != .active(.running) {
+            try await Task.sleep(for: .milliseconds(100))
+            reading = try await poller.check(sessionID: sid)
+        }
+        #expect(reading == .active(.running))
+        let started = ContinuousClock.now
+        try await dim.cancelSession(sid)
+        #expect(try await poller.poll(sessionID: sid) == .cancelled)
+        #expect(ContinuousClock.now - started < .seconds(30))  // the app sleeps 120 s
+        try await dim.deleteSession(sid)
+    }
+
+    @Test func aDIMThatIsDownIsUnreachableNotAnEndlessPoll() async throws {
+        let services = try DaliugeServices.get()
+        let port = try closedLoopbackPort()
+        let dim = DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(services.dimHost):\(port)"), http: http)
+        let error = await #expect(throws: DIMError.self) { try await dim.createSession(newSessionID("down")) }
+        guard case .unreachable(let http)? = error else {
+            Issue.record("expected unreachable, got \(String(describing: error))")
+            return
+        }
+        #expect(http.kind == .connectionRefused)
+        #expect(error?.description.contains("DIM unreachable: POST http://\(services.dimHost):\(port)/api/sessions: connection refused") == true)
+        let outcome = try await DIMPoller(observer: dim, policy: PollPolicy(initialDelay: .milliseconds(10),
+                                                                            maxUnreachableReadings: 3)).poll(sessionID: "x")
+        guard case .unreachable(.unreachable(let last)) = outcome else {
+            Issue.record("expected unreachable, got \(outcome)")
+            return
+        }
+        #expect(last.kind == .connectionRefused)
+    }
+
+    @Test func anUnknownSessionIsClassifiedAndPollingEnds() async throws {
+        let (_, _, dim) = try clients()
+        let sid = newSessionID("unknown")
+        // The DIM answers 200 {"<node>": {"Status": "Success"}} for a session it does not know.
+        #expect(try await dim.sessionStatus(sid).state == .missing)
+        #expect(try await dim.sessionExists(sid) == false)
+        await #expect(throws: DIMError.sessionUnknown(sessionID: sid)) { try await dim.graphStatus(sid) }
+        await #expect(throws: DIMError.sessionUnknown(sessionID: sid)) { try await dim.cancelSession(sid) }
+        let started = ContinuousClock.now
+        let outcome = try await DIMPoller(observer: dim, policy: PollPolicy(initialDelay: .milliseconds(50),
+                                                                            maxUnknownReadings: 3)).poll(sessionID: sid)
+        guard case .sessionUnknown(let detail) = outcome else {
+            Issue.record("expected sessionUnknown, got \(outcome)")
+            return
+        }
+        #expect(detail.contains(sid))
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func duplicateSessionsAndEmptyRootsAreTyped() async throws {
+        let (_, _, dim) = try clients()
+        let sid = newSessionID("dup")
+        try await dim.createSession(sid)
+        #expect(try await dim.sessionExists(sid))
+        await #expect(throws: DIMError.sessionExists(sessionID: sid)) { try await dim.createSession(sid) }
+        await #expect(throws: DIMError.self) { try await dim.deploy(sid, roots: []) }
+        #expect(try await dim.info().sessionIDs.contains(sid))
+        try await dim.deleteSession(sid)
+        #expect(try await dim.sessionExists(sid) == false)
+    }
+}
+
+private actor StepLog {
+    var all: [DIMClient.SubmitStep] = []
+    func add(_ step: DIMClient.SubmitStep) { all.append(step) }
+}
