@@ -85,6 +85,7 @@ let package = Package(
                 "BeamsyncGit",
                 "BeamsyncController",
                 "BeamsyncServer",
+                "BeamsyncEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

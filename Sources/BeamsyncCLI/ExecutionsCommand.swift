@@ -1,6 +1,3 @@
-// Compiled once BeamsyncCLI depends on BeamsyncEngine: add "BeamsyncEngine" to the BeamsyncCLI
-// target's dependencies, then delete this #if line and the #endif at the end of the file.
-#if BEAMSYNC_EXECUTIONS_CLI
 import ArgumentParser
 import BeamsyncEngine
 import BeamsyncModel
@@ -345,4 +342,3 @@ enum ExecutionOutput {
         for row in rows { Swift.print(render(row, paintStatus: true)) }
     }
 }
-#endif

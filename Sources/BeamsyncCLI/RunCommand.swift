@@ -1,5 +1,6 @@
 import ArgumentParser
 import BeamsyncController
+import BeamsyncEngine
 import BeamsyncGit
 import BeamsyncModel
 import BeamsyncServer
@@ -84,8 +85,19 @@ struct RunCommand: AsyncParsableCommand {
         let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
         logger.info("controller starting", metadata: ["repo": .string(RemoteURLText.redacted(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
+        // The same runner `beamsync executions` uses drives every execution that applies create.
+        let runner = ExecutionRunner(conninfo: conninfo, logger: RunnerLogger { level, message, metadata in
+            let meta = metadata.mapValues { Logger.MetadataValue.string($0) }
+            switch level {
+            case .debug: logger.debug("\(message)", metadata: meta)
+            case .info: logger.info("\(message)", metadata: meta)
+            case .warning: logger.warning("\(message)", metadata: meta)
+            case .error: logger.error("\(message)", metadata: meta)
+            }
+        })
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller))],
+            configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller)),
+                                             .init(service: RunnerService(runner: runner))],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await pool.close()
@@ -104,6 +116,18 @@ struct ControllerService: Service {
         } onGracefulShutdown: {
             controller.wake()
         }
+    }
+}
+
+/// Runs the execution runner until shutdown; an execution in flight keeps its recorded step.
+struct RunnerService: Service {
+    let runner: ExecutionRunner
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await runner.run()
+        }
+        await runner.close()
     }
 }
 

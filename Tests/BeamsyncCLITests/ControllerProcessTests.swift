@@ -2,9 +2,6 @@ import BeamsyncModel
 import BeamsyncServer
 import BeamsyncStore
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
 
 private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
@@ -87,13 +84,21 @@ final class ControllerProcess: @unchecked Sendable {
     func kill9() { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
+    /// POSTs with the curl CLI (FoundationNetworking's URLSession can stall under a busy test run).
     func post(_ path: String, body: [UInt8], headers: [String: String]) async throws -> Int {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body)
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        let (_, response) = try await URLSession.shared.data(for: request)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
+        let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-body-\(UUID().uuidString)")
+        try Data(body).write(to: bodyFile)
+        defer { try? FileManager.default.removeItem(at: bodyFile) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", "-X", "POST", "--data-binary", "@\(bodyFile.path)"]
+            + headers.flatMap { ["-H", "\($0.key): \($0.value)"] } + ["http://127.0.0.1:\(port)\(path)"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return Int(code) ?? 0
     }
 }
 
