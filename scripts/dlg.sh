@@ -3,7 +3,8 @@
 # Translator Manager (dlg tm), Data Island Manager (dlg dim) and one Node Manager (dlg nm).
 #
 #   scripts/dlg.sh install       create (or reuse) the venv with DALiuGE 6.6.0 and its pins
-#   scripts/dlg.sh start DIR     install if needed, start NM, DIM, TM with their state in DIR,
+#   scripts/dlg.sh start DIR     install if needed, start NM, DIM, TM (and a DIM whose NM is
+#                                down) with their state in DIR,
 #                                wait until each answers; prints KEY=VALUE lines for the tests
 #                                (also written to DIR/env) on stdout
 #   scripts/dlg.sh status DIR    one line per process; exit 3 when one is not running
@@ -25,6 +26,9 @@
 #   BEAMSYNC_DLG_NM_EVENTS_PORT  NM ZeroMQ events port             [15555]
 #   BEAMSYNC_DLG_NM_RPC_PORT     NM ZeroRPC port                   [16666]
 #   BEAMSYNC_DLG_NM_THREADS NM worker threads (0 = one per core)   [8]
+#   BEAMSYNC_DLG_DEAD_NM_DIM_PORT  a second DIM whose only NM is down (nothing listens on
+#                           BEAMSYNC_DLG_DEAD_NM_PORT), for tests of a stalled island   [18002]
+#   BEAMSYNC_DLG_DEAD_NM_PORT      the dead NM's REST port                               [18999]
 #   BEAMSYNC_DLG_START_TIMEOUT  seconds to wait for each process   [60]
 set -euo pipefail
 
@@ -37,6 +41,8 @@ NM_PORT=${BEAMSYNC_DLG_NM_PORT:-18000}
 NM_EVENTS_PORT=${BEAMSYNC_DLG_NM_EVENTS_PORT:-15555}
 NM_RPC_PORT=${BEAMSYNC_DLG_NM_RPC_PORT:-16666}
 NM_THREADS=${BEAMSYNC_DLG_NM_THREADS:-8}
+DEAD_DIM_PORT=${BEAMSYNC_DLG_DEAD_NM_DIM_PORT:-18002}
+DEAD_NM_PORT=${BEAMSYNC_DLG_DEAD_NM_PORT:-18999}
 START_TIMEOUT=${BEAMSYNC_DLG_START_TIMEOUT:-60}
 
 # DALiuGE 6.6.0 leaves its web stack unpinned and today's PyPI breaks it:
@@ -133,6 +139,7 @@ BEAMSYNC_TEST_DIM_HOST=$HOST
 BEAMSYNC_TEST_DIM_PORT=$DIM_PORT
 BEAMSYNC_TEST_NM_URL=http://$HOST:$NM_PORT
 BEAMSYNC_TEST_DLG_WORK=$DIR/root/workspace
+BEAMSYNC_TEST_DEAD_NM_DIM_PORT=$DEAD_DIM_PORT
 EOF
 }
 
@@ -141,9 +148,9 @@ cmd_start() {
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
     touch "$DIR/$RUN_MARKER"
-    mkdir -p "$DIR/logs" "$DIR/lg" "$DIR/pgt" "$DIR/root/workspace"
+    mkdir -p "$DIR/logs/dimx" "$DIR/lg" "$DIR/pgt" "$DIR/root/workspace"
     local name port
-    for name in nm dim tm; do
+    for name in nm dim tm dimx; do
         is_running "$name" && continue
         case $name in
             nm) for port in "$NM_PORT" "$NM_EVENTS_PORT" "$NM_RPC_PORT"; do
@@ -151,6 +158,8 @@ cmd_start() {
                 done ;;
             dim) port_in_use "$DIM_PORT" && { log "port $DIM_PORT on $HOST is taken by another process"; exit 1; } ;;
             tm) port_in_use "$TM_PORT" && { log "port $TM_PORT on $HOST is taken by another process"; exit 1; } ;;
+            dimx) port_in_use "$DEAD_DIM_PORT" && { log "port $DEAD_DIM_PORT on $HOST is taken by another process"; exit 1; }
+                  port_in_use "$DEAD_NM_PORT" && { log "port $DEAD_NM_PORT on $HOST must stay free (the dead NM)"; exit 1; } ;;
         esac
     done
     # Session workspaces (drop outputs) go to $DLG_ROOT/workspace/<sessionId>.
@@ -165,6 +174,10 @@ cmd_start() {
     # HEAD / is the TM's liveness route (curl -I, never -X HEAD). -d must be a dedicated directory.
     start_one tm "http://$HOST:$TM_PORT/" -I -- \
         "$VENV/bin/dlg" tm -H "$HOST" -p "$TM_PORT" -d "$DIR/lg" -t "$DIR/pgt" -l "$DIR/logs"
+    # A DIM whose only Node Manager is down: every session call stalls 10 s, then 555.
+    start_one dimx "http://$HOST:$DEAD_DIM_PORT/api" -- \
+        "$VENV/bin/dlg" dim -H "$HOST" -P "$DEAD_DIM_PORT" -N "$HOST:$DEAD_NM_PORT:$((DEAD_NM_PORT - 1)):$((DEAD_NM_PORT - 2))" \
+        -l "$DIR/logs/dimx"
     env_lines >"$DIR/env"
     env_lines
 }
@@ -172,7 +185,7 @@ cmd_start() {
 cmd_status() {
     [[ -d $DIR ]] || { log "$DIR does not exist"; exit 3; }
     local name rc=0
-    for name in nm dim tm; do
+    for name in nm dim tm dimx; do
         if is_running "$name"; then
             echo "$name running pid=$(cat "$(pidfile "$name")")"
         else
@@ -204,6 +217,7 @@ cmd_stop() {
         log "$DIR was not created by $0 start; not touching it"
         exit 1
     fi
+    stop_one dimx
     stop_one tm
     stop_one dim
     stop_one nm

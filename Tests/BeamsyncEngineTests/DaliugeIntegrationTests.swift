@@ -205,3 +205,39 @@ private actor StepLog {
     var all: [DIMClient.SubmitStep] = []
     func add(_ step: DIMClient.SubmitStep) { all.append(step) }
 }
+
+/// The second DIM that `scripts/dlg.sh start` runs: its only Node Manager is down, so every
+/// session call stalls for the DIM's 10 s node check and then answers 555 naming the node.
+@Suite("DALiuGE 6.6.0: a DIM whose Node Manager is down", .enabled(if: DaliugeServices.enabled))
+struct DaliugeDeadNodeTests {
+    @Test func aStalledIslandIsATypedNodeFailureAndPollingEnds() async throws {
+        let services = try DaliugeServices.get()
+        let port = try #require(DaliugeServices.environment["BEAMSYNC_TEST_DEAD_NM_DIM_PORT"].flatMap(Int.init),
+                                "BEAMSYNC_TEST_DEAD_NM_DIM_PORT (from scripts/dlg.sh start) is not set")
+        let dim = DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(services.dimHost):\(port)"), http: HTTPClient(threads: 2))
+        // /api still answers at once and names the node.
+        let node = try #require(try await dim.info().hosts.first)
+
+        let started = ContinuousClock.now
+        let error = await #expect(throws: DIMError.self) { try await dim.createSession("beamsync-test-deadnm") }
+        guard case .nodeFailure(let failing, let reason, let http)? = error else {
+            Issue.record("expected nodeFailure, got \(String(describing: error))")
+            return
+        }
+        #expect(failing == node)
+        #expect(reason == "SubManagerException")
+        #expect(http.status == 555)
+        #expect(error?.isTransient == true)
+        #expect(ContinuousClock.now - started < .seconds(20))
+
+        // Polling a session there ends as unreachable instead of spinning.
+        let outcome = try await DIMPoller(observer: dim, policy: PollPolicy(initialDelay: .milliseconds(10),
+                                                                            maxUnreachableReadings: 1))
+            .poll(sessionID: "beamsync-test-deadnm")
+        guard case .unreachable(.nodeFailure(let polled, _, _)) = outcome else {
+            Issue.record("expected unreachable(nodeFailure), got \(outcome)")
+            return
+        }
+        #expect(polled == node)
+    }
+}
