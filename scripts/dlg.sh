@@ -195,20 +195,32 @@ cmd_status() {
     return $rc
 }
 
-stop_one() {
-    local name=$1 pf pid i
-    pf=$(pidfile "$name")
-    [[ -s $pf ]] || return 0
-    pid=$(cat "$pf")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# SIGTERM to every process at once, SIGKILL to those still there after 10 s (a DIM whose NM is
+# down spends longer than that trying to reach it while shutting down).
+stop_all() {
+    local name pf pids=() pid i alive
+    for name in "$@"; do
+        pf=$(pidfile "$name")
+        [[ -s $pf ]] || continue
+        pid=$(cat "$pf")
         if kill -0 "$pid" 2>/dev/null; then
-            log "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+        rm -f "$pf"
+    done
+    for ((i = 0; i < 100; i++)); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            log "pid $pid ignored SIGTERM for 10s; sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
-    fi
-    rm -f "$pf"
+    done
 }
 
 cmd_stop() {
@@ -217,10 +229,7 @@ cmd_stop() {
         log "$DIR was not created by $0 start; not touching it"
         exit 1
     fi
-    stop_one dimx
-    stop_one tm
-    stop_one dim
-    stop_one nm
+    stop_all dimx tm dim nm
     rm -rf "$DIR"
 }
 
