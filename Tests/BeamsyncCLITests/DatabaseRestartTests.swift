@@ -6,32 +6,35 @@ private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQU
 private let serverAvailable = FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/pg_ctl")
 
 /// Runs scripts/postgres.sh (its own throwaway server, so restarting it disturbs no other test).
+/// Output goes to a file, not a pipe: the server it starts may keep an inherited pipe open forever.
 func postgresScript(_ args: [String]) throws -> String {
+    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-pgscript-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outFile.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outFile) }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = [repositoryRoot.appendingPathComponent("scripts/postgres.sh").path] + args
-    let out = Pipe()
-    p.standardOutput = out
+    p.arguments = ["-c", closeInheritedDescriptors + "exec bash \"$@\"", "bash", repositoryRoot.appendingPathComponent("scripts/postgres.sh").path] + args
+    p.standardOutput = try FileHandle(forWritingTo: outFile)
     p.standardError = FileHandle.nullDevice
+    p.standardInput = FileHandle.nullDevice
     try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { throw CancellationError() }
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return (try String(contentsOf: outFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
 }
+
+/// Foundation's Process waits until every copy of its internal descriptors is closed; a server
+/// started underneath would inherit one and keep the wait open forever. Close them first.
+let closeInheritedDescriptors = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null; fi; done; "#
 
 /// `pg_ctl stop|start` on that server, as the postgres user when root.
 func pgCtl(_ dir: String, _ action: String) throws {
     let p = Process()
     let pgCtl = "/usr/lib/postgresql/15/bin/pg_ctl"
     let args = [action, "-D", dir + "/data", "-m", "fast", "-w", "-l", dir + "/server.log"]
-    if geteuid() == 0 {
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        p.arguments = ["-u", "postgres", "--", pgCtl] + args
-    } else {
-        p.executableURL = URL(fileURLWithPath: pgCtl)
-        p.arguments = args
-    }
+    let command = (geteuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", pgCtl] : [pgCtl]) + args
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = ["-c", closeInheritedDescriptors + "exec \"$@\"", "bash"] + command
     p.currentDirectoryURL = URL(fileURLWithPath: "/")
     p.standardOutput = FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
