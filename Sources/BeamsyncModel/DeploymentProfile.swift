@@ -248,14 +248,22 @@ public struct DeploymentProfile: Sendable, Hashable {
     /// The object beampipe hashes: `{name, description, project_module, is_default,
     /// max_concurrent_executions, translation, deployment}` with absent options as null.
     public var canonicalSpec: JSONValue {
+        Self.canonicalSpec(name: name, description: description, projectModule: projectModule, isDefault: isDefault,
+                           maxConcurrentExecutions: maxConcurrentExecutions, translation: translation.json, deployment: deployment.json)
+    }
+
+    /// The hashed object from its parts; live rows (whose translation and deployment are stored
+    /// JSON) are hashed through the same function, so git and the database cannot disagree on shape.
+    public static func canonicalSpec(name: String, description: String?, projectModule: String?, isDefault: Bool,
+                                     maxConcurrentExecutions: Int?, translation: JSONValue, deployment: JSONValue) -> JSONValue {
         .object([
             "name": .string(name),
             "description": description.map(JSONValue.string) ?? .null,
             "project_module": projectModule.map(JSONValue.string) ?? .null,
             "is_default": .bool(isDefault),
             "max_concurrent_executions": maxConcurrentExecutions.map { .int(Int64($0)) } ?? .null,
-            "translation": translation.json,
-            "deployment": deployment.json,
+            "translation": translation,
+            "deployment": deployment,
         ])
     }
 

@@ -34,15 +34,8 @@ public struct LiveProfile: Sendable, Hashable, Codable {
 
     /// The same object beampipe hashes, rebuilt from the columns (never trusting the stored hash).
     public var canonicalSpec: JSONValue {
-        .object([
-            "name": .string(name),
-            "description": description.map(JSONValue.string) ?? .null,
-            "project_module": projectModule.map(JSONValue.string) ?? .null,
-            "is_default": .bool(isDefault),
-            "max_concurrent_executions": maxConcurrentExecutions.map { .int(Int64($0)) } ?? .null,
-            "translation": translation,
-            "deployment": deployment,
-        ])
+        DeploymentProfile.canonicalSpec(name: name, description: description, projectModule: projectModule, isDefault: isDefault,
+                                        maxConcurrentExecutions: maxConcurrentExecutions, translation: translation, deployment: deployment)
     }
 
     public var specSHA256: String { SHA256Digest.hex(canonicalSpec.canonicalBytes) }
