@@ -54,55 +54,53 @@ public enum StatusDocument {
     }
 }
 
-/// `beamsync suspend` / `resume`: stop or restart applying (the controller keeps serving).
-struct SuspendCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "suspend", abstract: "Suspend reconciliation (of one --repo, or all sources).")
+/// Which sources an operation touches, and the shared way of running it and reporting the count.
+struct SourceSelection: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only the source with this repository URL.")
     var repo: String?
 
-    func run() async throws {
+    /// Runs `operation` on the selected sources and exits 1 when none matched.
+    func perform(_ verb: String, _ operation: @escaping (SourceStatusStore, String?) async throws -> Int) async throws {
+        let repo = self.repo
         let n = try await database.connect().run { conn in
             try await Reconciler(conn: conn).prepare()
-            return try await SourceStatusStore(conn: conn).setSuspended(true, url: repo)
+            return try await operation(SourceStatusStore(conn: conn), repo)
         }
-        print("suspended \(n) source\(n == 1 ? "" : "s")")
+        print("\(verb) \(n) source\(n == 1 ? "" : "s")")
         if n == 0 { throw ExitCode(1) }
+    }
+}
+
+/// `beamsync suspend` / `resume`: stop or restart applying (the controller keeps serving).
+struct SuspendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "suspend", abstract: "Suspend reconciliation (of one --repo, or all sources).")
+    @OptionGroup var selection: SourceSelection
+
+    func run() async throws {
+        try await selection.perform("suspended") { store, repo in try await store.setSuspended(true, url: repo) }
     }
 }
 
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume reconciliation (of one --repo, or all sources).")
-    @OptionGroup var database: DatabaseOptions
-    @Option(help: "Only the source with this repository URL.")
-    var repo: String?
+    @OptionGroup var selection: SourceSelection
 
     func run() async throws {
-        let n = try await database.connect().run { conn in
-            try await Reconciler(conn: conn).prepare()
-            let store = SourceStatusStore(conn: conn)
+        try await selection.perform("resumed") { store, repo in
             let n = try await store.setSuspended(false, url: repo)
             try await store.requestReconcile(url: repo)
             return n
         }
-        print("resumed \(n) source\(n == 1 ? "" : "s")")
-        if n == 0 { throw ExitCode(1) }
     }
 }
 
 /// `beamsync reconcile`: ask the running controller to reconcile now.
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reconcile", abstract: "Ask the controller to fetch and reconcile now (of one --repo, or all sources).")
-    @OptionGroup var database: DatabaseOptions
-    @Option(help: "Only the source with this repository URL.")
-    var repo: String?
+    @OptionGroup var selection: SourceSelection
 
     func run() async throws {
-        let n = try await database.connect().run { conn in
-            try await Reconciler(conn: conn).prepare()
-            return try await SourceStatusStore(conn: conn).requestReconcile(url: repo)
-        }
-        print("reconcile requested for \(n) source\(n == 1 ? "" : "s")")
-        if n == 0 { throw ExitCode(1) }
+        try await selection.perform("reconcile requested for") { store, repo in try await store.requestReconcile(url: repo) }
     }
 }
