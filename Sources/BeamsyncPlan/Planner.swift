@@ -96,15 +96,13 @@ public struct Planner: Sendable {
                 continue
             }
             let transition: DefaultTransition? = row.isDefault == profile.isDefault ? nil : (profile.isDefault ? .promote : .demote)
-            changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: liveHash == afterHash ? .noOp : .update,
+            // An adopted row is an update of ownership even when identical (the applier then writes
+            // only the inventory, without bumping the row's revision).
+            changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .update,
                                           reason: reason, defaultTransition: transition, liveID: row.id, liveRevision: row.revision,
                                           before: before, after: after,
                                           beforeSHA256: liveHash, afterSHA256: afterHash,
                                           fieldChanges: JSONDiff.fields(before: before, after: after), origin: located.origin))
-            if reason == .adopted && liveHash == afterHash {
-                // Adopting an identical row writes only the inventory; show it as an update of ownership.
-                changes[changes.count - 1].action = .update
-            }
         }
         return changes
     }

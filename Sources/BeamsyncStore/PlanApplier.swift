@@ -52,8 +52,9 @@ public struct PlanApplier: Sendable {
         }
         for phase: DefaultTransition? in [.demote, nil, .promote] {
             let batch = profileChanges.filter { $0.action != .delete && $0.defaultTransition == phase }
-            let updates = batch.filter { $0.action == .update }
-            try await run(updates.map(updateStatement), expectingOneRowEach: updates)
+            // Identical rows that are only being adopted keep their revision: ownership lives in the inventory.
+            let updates = batch.filter { $0.action == .update && $0.beforeSHA256 != $0.afterSHA256 }
+            try await run(try updates.map(updateStatement), expectingOneRowEach: updates)
             let creates = batch.filter { $0.action == .create }
             if !creates.isEmpty {
                 var rows: [[PGValue?]] = []
@@ -68,7 +69,7 @@ public struct PlanApplier: Sendable {
                                           rows: rows)
             }
             result.created += creates.count
-            result.updated += updates.count
+            result.updated += batch.filter { $0.action == .update }.count
         }
 
         for c in plan.changes where c.kind == .projectConfig && c.action != .noOp {
@@ -170,16 +171,21 @@ public struct PlanApplier: Sendable {
         return [.text(id), .text(c.name), p.description, p.project, p.isDefault, p.max, p.translation, p.deployment, .int(1), c.afterSHA256.map(PGValue.text)]
     }
 
-    private func updateStatement(_ c: ResourceChange) -> (sql: String, params: [PGValue?]) {
-        let p = try? profileColumns(c)
+    /// A malformed plan (an update without its new value) throws: the whole apply rolls back
+    /// rather than writing defaults.
+    private func updateStatement(_ c: ResourceChange) throws -> (sql: String, params: [PGValue?]) {
+        guard let id = c.liveID, let revision = c.liveRevision else {
+            throw ApplyConflict(message: "plan has no row id and revision for \(c.kind.rawValue) '\(c.name)'")
+        }
+        let p = try profileColumns(c)
         return ("""
                 UPDATE daliuge_deployment_profile
                 SET description = $2, project_module = $3, is_default = $4, max_concurrent_executions = $5,
                     translation = $6::jsonb, deployment = $7::jsonb, spec_sha256 = $8, revision = revision + 1, updated_at = now()
                 WHERE uuid = $1::uuid AND revision = $9
                 """,
-                [.text(c.liveID ?? ""), p?.description, p?.project, p?.isDefault ?? .bool(false), p?.max, p?.translation ?? .json("{}"),
-                 p?.deployment ?? .json("{}"), c.afterSHA256.map(PGValue.text), .int(c.liveRevision ?? 0)])
+                [.text(id), p.description, p.project, p.isDefault, p.max, p.translation, p.deployment,
+                 c.afterSHA256.map(PGValue.text), .int(revision)])
     }
 
     /// Creates the execution with its profile resolved and pinned in SQL, inside this transaction,

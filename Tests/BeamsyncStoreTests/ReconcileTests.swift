@@ -108,6 +108,20 @@ struct ReconcileTests {
         }
     }
 
+    @Test("adopting a row identical to its document takes ownership without bumping its revision")
+    func adoptIdentical() async throws {
+        try await withStore { r, conn in
+            try await r.applyRepo(["profiles/a.yaml": profileYAML("a")])
+            try await conn.query("DELETE FROM gitops_objects")
+            let (plan, result) = try await r.applyRepo(["profiles/a.yaml": profileYAML("a")], PlanOptions(adopt: true))
+            #expect(plan.effectiveChanges.first?.reason == .adopted && result.updated == 1)
+            #expect(try await profileRows(conn)["a"]?.revision == 1)
+            #expect(try await conn.query("SELECT count(*) AS n FROM gitops_objects").single().int("n") == 1)
+            let (again, _) = try await r.applyRepo(["profiles/a.yaml": profileYAML("a")])
+            #expect(!again.summary.hasChanges)
+        }
+    }
+
     @Test("prune: off keeps a removed document's row, on deletes it, and refuses an empty directory")
     func prune() async throws {
         try await withStore { r, conn in
