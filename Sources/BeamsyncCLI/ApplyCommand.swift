@@ -44,22 +44,26 @@ struct ApplyCommand: AsyncParsableCommand {
                 return (saved, try await reconciler.apply(saved: saved, actor: Actor.current, revision: revision))
             }
             if autoApprove {
-                // One read of the live state, inside the apply transaction.
-                let loaded = try await source.read()
+                // Files are parsed before the transaction; the live state is read once, inside it,
+                // and only the cross-document checks run while the lock is held.
+                let parsed = try await source.parse()
                 let planning = self.planning
                 do {
                     return try await reconciler.apply(loading: { live in
-                        let (desired, diagnostics) = source.check(loaded, externalProfiles: live.externalProfiles)
+                        let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
                         guard let desired else { throw DesiredStateRejected(diagnostics: diagnostics) }
                         return (desired, planning.options(policy: desired.policy))
-                    }, source: loaded.name, actor: Actor.current, revision: revision ?? loaded.revision)
+                    }, source: parsed.loaded.name, actor: Actor.current, revision: revision ?? parsed.loaded.revision)
                 } catch let rejected as DesiredStateRejected {
                     reportLoadFailure(rejected.diagnostics)
                     return nil
                 }
             }
+            async let parsing = source.parse()
             let live = try await reconciler.readLive()
-            let (desired, diagnostics, sourceName, sourceRevision) = try await source.load(externalProfiles: live.externalProfiles)
+            let parsed = try await parsing
+            let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
+            let (sourceName, sourceRevision) = (parsed.loaded.name, parsed.loaded.revision)
             guard let desired else {
                 reportLoadFailure(diagnostics)
                 return nil

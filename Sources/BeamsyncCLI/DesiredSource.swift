@@ -47,7 +47,7 @@ struct SourceOptions: ParsableArguments {
     @OptionGroup var access: GitAccessOptions
 
     /// A loaded revision: its files and how to name it.
-    struct Loaded {
+    struct Loaded: Sendable {
         var files: [SourceFile]
         var diagnostics: [Diagnostic]
         var name: String
@@ -79,25 +79,31 @@ struct SourceOptions: ParsableArguments {
         return Loaded(files: tree.files, diagnostics: tree.diagnostics.map { $0.prefixingFiles(with: prefix) }, name: dir, revision: nil)
     }
 
-    /// Checks already-read files against a live state (used inside the apply transaction).
-    func check(_ loaded: Loaded, externalProfiles: [ExternalProfile]) -> (DesiredState?, [Diagnostic]) {
-        var options = LoadOptions()
-        options.externalProfiles = externalProfiles
-        let result = DesiredStateLoader.load(files: loaded.files, options: options)
+    /// Read and parsed, file by file: what can be done before the live state is known.
+    struct Parsed: Sendable {
+        var loaded: Loaded
+        var tree: ParsedTree
+    }
+
+    /// Reads the source and parses every file. Callers overlap this with reading the live state.
+    func parse(ref overrideRef: String? = nil) async throws -> Parsed {
+        let loaded = try await read(ref: overrideRef)
+        return Parsed(loaded: loaded, tree: DesiredStateLoader.parse(files: loaded.files))
+    }
+
+    /// The cross-document checks against a live state (cheap; used inside the apply transaction).
+    func check(_ parsed: Parsed, externalProfiles: [ExternalProfile]) -> (DesiredState?, [Diagnostic]) {
+        let result = parsed.tree.assemble(externalProfiles: externalProfiles)
         let prefix = repo == nil && dir != "." ? (dir.hasSuffix("/") ? dir : dir + "/") : ""
-        let diagnostics = loaded.diagnostics + result.diagnostics.map { $0.prefixingFiles(with: prefix) }
+        let diagnostics = parsed.loaded.diagnostics + result.diagnostics.map { $0.prefixingFiles(with: prefix) }
         return (diagnostics.hasErrors ? nil : result.state, diagnostics)
     }
 
     /// Loads and checks the desired state; profiles already in the database satisfy references.
     func load(externalProfiles: [ExternalProfile], ref overrideRef: String? = nil) async throws -> (DesiredState?, [Diagnostic], source: String, revision: String?) {
-        let loaded = try await read(ref: overrideRef)
-        var options = LoadOptions()
-        options.externalProfiles = externalProfiles
-        let result = DesiredStateLoader.load(files: loaded.files, options: options)
-        let prefix = repo == nil && dir != "." ? (dir.hasSuffix("/") ? dir : dir + "/") : ""
-        let diagnostics = loaded.diagnostics + result.diagnostics.map { $0.prefixingFiles(with: prefix) }
-        return (diagnostics.hasErrors ? nil : result.state, diagnostics, loaded.name, loaded.revision)
+        let parsed = try await parse(ref: overrideRef)
+        let (state, diagnostics) = check(parsed, externalProfiles: externalProfiles)
+        return (state, diagnostics, parsed.loaded.name, parsed.loaded.revision)
     }
 }
 

@@ -11,7 +11,7 @@ public enum DirectoryTree {
 
     /// Files under `root` whose relative path passes `include`; hidden entries (.git, .github) are skipped.
     public static func read(root: String, include: (String) -> Bool = DesiredStateLoader.isDocumentFileOrGraph) -> Result {
-        var files: [SourceFile] = []
+        var wanted: [(relative: String, absolute: String)] = []
         var diagnostics: [Diagnostic] = []
         let fm = FileManager.default
         let rootURL = URL(fileURLWithPath: root)
@@ -44,19 +44,68 @@ public enum DirectoryTree {
                             hint: "split it into several files"))
                         continue
                     }
-                    if let data = fm.contents(atPath: url.path) {
-                        files.append(SourceFile(path: rel, bytes: [UInt8](data)))
-                    } else {
-                        diagnostics.append(Diagnostic(code: .readFailure, location: SourceLocation(file: rel, line: 1, column: 1), path: "",
-                                                      message: "cannot read file", hint: "check its permissions"))
-                    }
+                    wanted.append((rel, url.path))
                 default:
                     continue
                 }
             }
         }
+        // Reading is most of the cost for large trees: spread it over the cores.
+        let contents = UnsafeSlots<[UInt8]>(count: wanted.count)
+        let paths = wanted.map(\.absolute)
+        let read: @Sendable (Int) -> Void = { i in
+            if let bytes = readFile(paths[i]) { contents.set(i, bytes) }
+        }
+        if wanted.count > 64 {
+            DispatchQueue.concurrentPerform(iterations: wanted.count, execute: read)
+        } else {
+            for i in wanted.indices { read(i) }
+        }
+        var files: [SourceFile] = []
+        files.reserveCapacity(wanted.count)
+        for (i, entry) in wanted.enumerated() {
+            if let bytes = contents.get(i) {
+                files.append(SourceFile(path: entry.relative, bytes: bytes))
+            } else {
+                diagnostics.append(Diagnostic(code: .readFailure, location: SourceLocation(file: entry.relative, line: 1, column: 1), path: "",
+                                              message: "cannot read file", hint: "check its permissions"))
+            }
+        }
         files.sort { $0.path < $1.path }
         return Result(files: files, diagnostics: diagnostics)
     }
+
+    /// The whole file, or nil when it cannot be opened or read.
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }  // grew since fstat
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                Foundation.read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
 }
 
+/// Slots written once each from concurrent workers (index-disjoint), read after they finish.
+private final class UnsafeSlots<T>: @unchecked Sendable {
+    private var storage: [T?]
+    private let lock = NSLock()
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) { lock.lock(); storage[i] = value; lock.unlock() }
+    func get(_ i: Int) -> T? { lock.lock(); defer { lock.unlock() }; return storage[i] }
+}

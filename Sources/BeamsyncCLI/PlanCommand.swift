@@ -43,8 +43,12 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan? = try await session.run { conn in
             let reconciler = Reconciler(conn: conn)
             try await reconciler.prepare()
+            // Reading and parsing the files needs nothing from the database: it overlaps the live read.
+            async let parsing = source.parse()
             let live = try await reconciler.readLive()
-            let (desired, diagnostics, sourceName, _) = try await source.load(externalProfiles: live.externalProfiles)
+            let parsed = try await parsing
+            let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
+            let sourceName = parsed.loaded.name
             guard let desired else {
                 reportLoadFailure(diagnostics)
                 return nil

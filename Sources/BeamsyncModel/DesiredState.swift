@@ -77,6 +77,35 @@ public struct LoadOptions: Sendable {
     public init() {}
 }
 
+/// A tree whose files are parsed and checked one by one, waiting for the cross-document checks.
+public struct ParsedTree: Sendable {
+    let files: [SourceFile]
+    let parsed: [DesiredStateLoader.ParsedFile]
+    let options: LoadOptions
+
+    /// The cross-document checks (references, defaults per scope, duplicates), with the profiles
+    /// outside git that references may resolve to; then the graphs executions reference.
+    public func assemble(externalProfiles: [ExternalProfile]) -> LoadResult {
+        var options = options
+        options.externalProfiles = externalProfiles
+        var fileIndex: [String: String?] = [:]
+        for f in files { fileIndex[f.path] = f.blobID }
+        var result = DesiredStateLoader.assemble(parsed, files: fileIndex, options: options, checkGraphPaths: true)
+        if var state = result.state {
+            let referenced = Set(state.executions.compactMap { e -> String? in
+                if case .path(let p) = e.value.graph { return p }
+                return nil
+            })
+            for f in files where referenced.contains(f.path) {
+                state.graphSHA256[f.path] = SHA256Digest.hex(f.bytes)
+                state.graphContent[f.path] = f.bytes
+            }
+            result.state = state
+        }
+        return result
+    }
+}
+
 /// The outcome of loading: the state (nil when there are errors) and every diagnostic found.
 public struct LoadResult: Sendable {
     public var state: DesiredState?
@@ -108,23 +137,16 @@ public enum DesiredStateLoader {
 
     /// Loads a whole repository tree. Files whose blob id is in `cache` are not parsed again.
     public static func load(files: [SourceFile], options: LoadOptions = .init(), cache: ParsedFileCache? = nil) -> LoadResult {
+        parse(files: files, options: options, cache: cache).assemble(externalProfiles: options.externalProfiles)
+    }
+
+    /// The first half of `load`: every file parsed and checked on its own. It needs nothing from
+    /// the database, so callers run it while they read the live state, then `assemble` with the
+    /// profiles that live state holds.
+    public static func parse(files: [SourceFile], options: LoadOptions = .init(), cache: ParsedFileCache? = nil) -> ParsedTree {
         let documentFiles = files.filter { isDocumentFile($0.path) }
         let parsed = parseAll(documentFiles, options: options, cache: cache, defaultKind: { directoryKind(of: $0) })
-        var fileIndex: [String: String?] = [:]
-        for f in files { fileIndex[f.path] = f.blobID }
-        var result = assemble(parsed, files: fileIndex, options: options, checkGraphPaths: true)
-        if var state = result.state {
-            let referenced = Set(state.executions.compactMap { e -> String? in
-                if case .path(let p) = e.value.graph { return p }
-                return nil
-            })
-            for f in files where referenced.contains(f.path) {
-                state.graphSHA256[f.path] = SHA256Digest.hex(f.bytes)
-                state.graphContent[f.path] = f.bytes
-            }
-            result.state = state
-        }
-        return result
+        return ParsedTree(files: files, parsed: parsed, options: options)
     }
 
     /// Loads individual files named on the command line: their kind comes from the `kind:` header,

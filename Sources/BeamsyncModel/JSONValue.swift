@@ -81,9 +81,9 @@ public enum JSONValue: Sendable, Hashable {
     private static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
-        case .int(let i): out.append(contentsOf: Array(String(i).utf8))
-        case .double(let d): out.append(contentsOf: Array(formatDouble(d).utf8))
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: formatDouble(d).utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -94,15 +94,38 @@ public enum JSONValue: Sendable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let dict):
             out.append(UInt8(ascii: "{"))
-            let keys = sortedKeys(dict)
-            for (i, key) in keys.enumerated() {
+            for (i, pair) in sortedPairs(dict).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(key, into: &out)
+                writeString(pair.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(dict[key]!, into: &out)
+                write(pair.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// The entries in key order (UTF-8 bytes, as serde_json's BTreeMap). Objects are small, so an
+    /// in-place insertion sort of the pairs beats sorting keys and looking each one up again.
+    static func sortedPairs(_ dict: [String: JSONValue]) -> [(key: String, value: JSONValue)] {
+        var pairs = Array(dict)
+        guard pairs.count > 1 else { return pairs }
+        if pairs.count > 24 {
+            pairs.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            return pairs
+        }
+        let ascii = pairs.allSatisfy { $0.key.utf8.allSatisfy { $0 < 0x80 } }
+        for i in 1..<pairs.count {
+            let item = pairs[i]
+            var j = i
+            while j > 0 {
+                let before = ascii ? item.key < pairs[j - 1].key : item.key.utf8.lexicographicallyPrecedes(pairs[j - 1].key.utf8)
+                if !before { break }
+                pairs[j] = pairs[j - 1]
+                j -= 1
+            }
+            pairs[j] = item
+        }
+        return pairs
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -116,6 +139,12 @@ public enum JSONValue: Sendable, Hashable {
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])

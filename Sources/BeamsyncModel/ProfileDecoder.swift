@@ -85,10 +85,10 @@ public enum ProfileDecoder {
     }
 
     static func checkProjectModule(_ p: String, node: SourceNode, path: String, sink: inout DiagnosticSink) {
-        if p.trimmingCharacters(in: .whitespaces).isEmpty {
+        if TextScan.isBlank(p) {
             sink.error(.invalidValue, at: node, path: path, "project_module is blank",
                        hint: "name a project (its ProjectConfig metadata.id), or leave the field out for a global profile")
-        } else if p != p.trimmingCharacters(in: .whitespacesAndNewlines) {
+        } else if TextScan.hasOuterWhitespace(p) {
             sink.error(.invalidValue, at: node, path: path, "project_module '\(p)' has leading or trailing spaces",
                        hint: "remove the spaces; project ids are matched exactly")
         } else if p.count > 50 {
@@ -137,7 +137,7 @@ public enum ProfileDecoder {
 
     static func nonBlank(_ p: FieldReader.Presence<String>, path: String, sink: inout DiagnosticSink, what: String) -> String? {
         guard case .value(let v, let n) = p else { return nil }
-        if v.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if TextScan.isBlank(v, newlines: true) {
             sink.error(.invalidValue, at: n, path: path, "\(path) is required and must not be blank", hint: "give \(what)")
             return nil
         }
@@ -275,8 +275,8 @@ public enum ProfileDecoder {
 
     /// Slot names: 1-50 ASCII letters, digits, '.', '_' or '-', never '..' (they become directory names).
     static func checkCredentialSlot(_ slot: String, node: SourceNode, sink: inout DiagnosticSink) {
-        let trimmed = slot.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty || trimmed.count > 50 || trimmed.contains("..") || trimmed.contains("/") || trimmed.contains("\\")
+        let trimmed = TextScan.trimming(slot)
+        if trimmed.isEmpty || trimmed.count > 50 || TextScan.contains(trimmed, "..") || trimmed.contains("/" as Character) || trimmed.contains("\\" as Character)
             || !trimmed.unicodeScalars.allSatisfy(nameCharacters.contains) {
             sink.error(.invalidValue, at: node, path: "deployment.ssh_credential",
                        "ssh_credential must be a slot name of 1-50 ASCII letters, digits, '.', '_' or '-' without '..', '/' or '\\'",
@@ -325,7 +325,7 @@ enum URLCheck {
         else { return "it must start with http:// or https://" }
         if url.contains(where: { $0.isWhitespace }) { return "it contains spaces" }
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if authority.contains("@") { return "credentials in URLs are not allowed" }
+        if authority.contains("@" as Character) { return "credentials in URLs are not allowed" }
         var host = Substring(authority)
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { return "the IPv6 address is not closed with ']'" }

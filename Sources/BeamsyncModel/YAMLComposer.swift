@@ -55,12 +55,28 @@ struct YAMLComposer {
     private final class MappingBuilder {
         let line: Int, column: Int, isFlow: Bool, anchor: String?
         var entries: [SourceNode.Entry] = []
-        var keyIndex: [String: (line: Int, column: Int)] = [:]
+        /// Built once a mapping grows large; small mappings (nearly all) are searched directly,
+        /// which is cheaper than hashing every key.
+        var keyIndex: [String: (line: Int, column: Int)]?
         var merges: [(node: SourceNode, line: Int, column: Int)] = []
         var pendingKey: (key: String, line: Int, column: Int, isMerge: Bool, skip: Bool)?
         var count = 1
         init(line: Int, column: Int, isFlow: Bool, anchor: String?) {
             self.line = line; self.column = column; self.isFlow = isFlow; self.anchor = anchor
+        }
+
+        func firstOccurrence(of key: String) -> (line: Int, column: Int)? {
+            if let keyIndex { return keyIndex[key] }
+            return entries.first { $0.key == key }.map { ($0.keyLine, $0.keyColumn) }
+        }
+
+        func append(_ entry: SourceNode.Entry) {
+            entries.append(entry)
+            if keyIndex != nil {
+                keyIndex![entry.key] = (entry.keyLine, entry.keyColumn)
+            } else if entries.count >= 16 {
+                keyIndex = Dictionary(entries.map { ($0.key, ($0.keyLine, $0.keyColumn)) }, uniquingKeysWith: { a, _ in a })
+            }
         }
     }
 
@@ -216,15 +232,14 @@ struct YAMLComposer {
                 b.merges.append((node, pending.line, pending.column))
                 return
             }
-            if let first = b.keyIndex[pending.key] {
+            if let first = b.firstOccurrence(of: pending.key) {
                 diagnostics.append(Diagnostic(code: .duplicateKey, location: SourceLocation(file: file, line: pending.line, column: pending.column),
                     path: pending.key, message: "duplicate key '\(pending.key)' is defined more than once in the same mapping",
                     hint: "keep one '\(pending.key)' entry; YAML does not merge repeated keys",
                     related: [SourceLocation(file: file, line: first.line, column: first.column)]))
                 return
             }
-            b.keyIndex[pending.key] = (pending.line, pending.column)
-            b.entries.append(.init(key: pending.key, keyLine: pending.line, keyColumn: pending.column, value: node))
+            b.append(.init(key: pending.key, keyLine: pending.line, keyColumn: pending.column, value: node))
         }
     }
 
@@ -299,7 +314,9 @@ enum CoreSchema {
     }
 
     static func resolvePlain(_ text: String) -> ScalarValue {
-        switch text {
+        // Every special plain scalar is at most 5 bytes long; most scalars skip the comparisons.
+        if text.utf8.count <= 5 {
+            switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
         case "false", "False", "FALSE": return .bool(false)
@@ -307,6 +324,7 @@ enum CoreSchema {
         case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
         case ".nan", ".NaN", ".NAN": return .float(.nan)
         default: break
+            }
         }
         guard let first = text.utf8.first,
               first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
@@ -317,33 +335,47 @@ enum CoreSchema {
     }
 
     static func integer(_ text: String) -> ScalarValue? {
-        var body = Substring(text)
+        let bytes = Array(text.utf8)
+        var start = 0
         var negative = false
-        if body.first == "-" || body.first == "+" { negative = body.first == "-"; body = body.dropFirst() }
-        guard !body.isEmpty else { return nil }
+        if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            start = 1
+        }
+        guard start < bytes.count else { return nil }
         var radix = 10
-        if body.hasPrefix("0x") { radix = 16; body = body.dropFirst(2) }
-        else if body.hasPrefix("0o") { radix = 8; body = body.dropFirst(2) }
-        guard !body.isEmpty, body.allSatisfy({ $0.isHexDigit && $0.isASCII }) else { return nil }
-        if radix == 10 && !body.allSatisfy(\.isNumber) { return nil }
-        if radix != 10 && text.hasPrefix("-") { return nil }
-        if let v = Int64(body, radix: radix) { return .int(negative ? -v : v) }
+        if bytes.count - start >= 2 && bytes[start] == UInt8(ascii: "0") {
+            if bytes[start + 1] == UInt8(ascii: "x") { radix = 16; start += 2 }
+            else if bytes[start + 1] == UInt8(ascii: "o") { radix = 8; start += 2 }
+        }
+        let body = bytes[start...]
+        guard !body.isEmpty else { return nil }
+        if radix == 10 {
+            guard body.allSatisfy(isDigit) else { return nil }
+        } else {
+            guard body.allSatisfy(isHexDigit) else { return nil }
+            if negative { return nil }
+        }
+        if let v = Int64(String(decoding: body, as: UTF8.self), radix: radix) { return .int(negative ? -v : v) }
         return .bigInt(text)
     }
 
+    static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    static func isHexDigit(_ b: UInt8) -> Bool { isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x66) }
+
     /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
     static func isCoreFloat(_ text: String) -> Bool {
-        var chars = Substring(text)
-        if chars.first == "-" || chars.first == "+" { chars = chars.dropFirst() }
-        let mantissaEnd = chars.firstIndex { $0 == "e" || $0 == "E" } ?? chars.endIndex
-        let mantissa = chars[..<mantissaEnd]
-        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else { return false }
-        guard mantissa.contains(where: \.isNumber) else { return false }
-        if mantissaEnd != chars.endIndex {
-            var exponent = chars[chars.index(after: mantissaEnd)...]
-            if exponent.first == "-" || exponent.first == "+" { exponent = exponent.dropFirst() }
-            return !exponent.isEmpty && exponent.allSatisfy { $0.isASCII && $0.isNumber }
+        var bytes = Array(text.utf8)[...]
+        if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        let mantissaEnd = bytes.firstIndex { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") } ?? bytes.endIndex
+        let mantissa = bytes[..<mantissaEnd]
+        let parts = mantissa.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count <= 2, parts.allSatisfy({ $0.allSatisfy(isDigit) }) else { return false }
+        guard mantissa.contains(where: isDigit) else { return false }
+        if mantissaEnd != bytes.endIndex {
+            var exponent = bytes[(mantissaEnd + 1)...]
+            if let sign = exponent.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { exponent = exponent.dropFirst() }
+            return !exponent.isEmpty && exponent.allSatisfy(isDigit)
         }
         return true
     }

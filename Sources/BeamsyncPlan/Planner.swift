@@ -42,19 +42,19 @@ public struct Planner: Sendable {
     // MARK: Profiles
 
     private func profileChanges(desired: DesiredState, live: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
-        let liveByName = live.profilesByName
         var changes: [ResourceChange] = []
         for located in desired.profiles {
             let profile = located.value
-            let after = profile.canonicalSpec
             let afterHash = desired.profileSHA256[profile.name] ?? profile.specSHA256
-            guard let row = liveByName[profile.name] else {
+            guard let row = live.profile(named: profile.name) else {
                 changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .create, reason: .documentChanged,
-                                              defaultTransition: profile.isDefault ? .promote : nil, after: after,
+                                              defaultTransition: profile.isDefault ? .promote : nil, after: profile.canonicalSpec,
                                               afterSHA256: afterHash, origin: located.origin))
                 continue
             }
-            let before = row.canonicalSpec
+            // Built only for changes and drift: a no-op carries hashes alone.
+            var after: JSONValue { profile.canonicalSpec }
+            var before: JSONValue { row.canonicalSpec }
             let liveHash = live.profileHashes[row.id] ?? row.specSHA256
             let inventory = live.entry(.deploymentProfile, profile.name)
             if options.protectedProfiles.contains(profile.name) {
@@ -63,7 +63,7 @@ public struct Planner: Sendable {
                         message: "profile '\(profile.name)' is protected by beamsync.yaml; its changes are not applied",
                         hint: "remove it from protected_profiles to let git manage it"))
                 }
-                changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                changes.append(noOp(.deploymentProfile, profile.name, row.id, liveHash, located.origin))
                 continue
             }
             var reason = ChangeReason.documentChanged
@@ -82,7 +82,7 @@ public struct Planner: Sendable {
                     diagnostics.append(Diagnostic(.warning, code: .drift, location: located.origin.location, path: "",
                         message: "profile '\(profile.name)' was changed outside git (\(JSONDiff.fields(before: after, after: before).map(\.path).joined(separator: ", ")))",
                         hint: "run with --heal to restore the git version, or commit the change to git"))
-                    changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                    changes.append(noOp(.deploymentProfile, profile.name, row.id, liveHash, located.origin))
                     continue
                 }
                 if documentUnchanged { reason = .driftHealed } else {
@@ -92,24 +92,25 @@ public struct Planner: Sendable {
                 }
             }
             if liveHash == afterHash && reason != .adopted {
-                changes.append(noOp(.deploymentProfile, profile.name, row.id, before, liveHash, located.origin))
+                changes.append(noOp(.deploymentProfile, profile.name, row.id, liveHash, located.origin))
                 continue
             }
             let transition: DefaultTransition? = row.isDefault == profile.isDefault ? nil : (profile.isDefault ? .promote : .demote)
             // An adopted row is an update of ownership even when identical (the applier then writes
             // only the inventory, without bumping the row's revision).
+            let (beforeSpec, afterSpec) = (before, after)
             changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .update,
                                           reason: reason, defaultTransition: transition, liveID: row.id, liveRevision: row.revision,
-                                          before: before, after: after,
+                                          before: beforeSpec, after: afterSpec,
                                           beforeSHA256: liveHash, afterSHA256: afterHash,
-                                          fieldChanges: JSONDiff.fields(before: before, after: after), origin: located.origin))
+                                          fieldChanges: JSONDiff.fields(before: beforeSpec, after: afterSpec), origin: located.origin))
         }
         return changes
     }
 
     /// Unchanged objects carry only their hash: at 10,000 objects, copies of every document would
     /// dominate the plan's size and the controller's memory.
-    private func noOp(_ kind: DocumentKind, _ name: String, _ id: String?, _ before: JSONValue, _ hash: String, _ origin: DocumentOrigin) -> ResourceChange {
+    private func noOp(_ kind: DocumentKind, _ name: String, _ id: String?, _ hash: String, _ origin: DocumentOrigin) -> ResourceChange {
         ResourceChange(kind: kind, name: name, action: .noOp, reason: .unchanged, liveID: id,
                        beforeSHA256: hash, afterSHA256: hash, origin: origin)
     }
@@ -133,11 +134,10 @@ public struct Planner: Sendable {
     // MARK: Project configs
 
     private func projectChanges(desired: DesiredState, live: LiveIndex, diagnostics: inout [Diagnostic]) -> [ResourceChange] {
-        let liveByID = live.projectsByID
         var changes: [ResourceChange] = []
         for located in desired.projects {
             let project = located.value
-            guard let row = liveByID[project.id] else {
+            guard let row = live.project(id: project.id) else {
                 changes.append(ResourceChange(kind: .projectConfig, name: project.id, action: .create, reason: .documentChanged,
                                               after: project.spec, afterSHA256: project.specSHA256, origin: located.origin))
                 continue
@@ -232,7 +232,7 @@ public struct Planner: Sendable {
         for entry in gone {
             switch entry.kind {
             case .deploymentProfile:
-                guard let row = index.profilesByName[entry.name] else { continue }
+                guard let row = index.profile(named: entry.name) else { continue }
                 if options.protectedProfiles.contains(row.name) {
                     diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "DeploymentProfile/\(row.name)",
                         message: "profile '\(row.name)' is protected and is not deleted", hint: nil))
@@ -252,7 +252,7 @@ public struct Planner: Sendable {
                 deletions.append(ResourceChange(kind: .deploymentProfile, name: row.name, action: .delete, reason: .pruned, liveID: row.id,
                                                 liveRevision: row.revision, before: row.canonicalSpec, beforeSHA256: row.specSHA256))
             case .projectConfig:
-                guard let row = index.projectsByID[entry.name] else { continue }
+                guard let row = index.project(id: entry.name) else { continue }
                 deletions.append(ResourceChange(kind: .projectConfig, name: row.projectID, action: .delete, reason: .pruned, liveID: row.id,
                                                 before: row.spec, beforeSHA256: row.storedSHA256))
             case .execution:
@@ -285,9 +285,18 @@ public struct Planner: Sendable {
             default: break
             }
         }
-        let after = Array(afterByName.values)
-        func resolve(_ rows: [Row], _ project: String) -> String? {
-            rows.first { $0.isDefault && $0.scope == .project(project) }?.name ?? rows.first { $0.isDefault && $0.scope == .global }?.name
+        // The default of each scope (the first name, should a broken database hold two).
+        func defaults<S: Sequence>(_ rows: S) -> [ProfileScope: String] where S.Element == Row {
+            var out: [ProfileScope: String] = [:]
+            for r in rows where r.isDefault {
+                if let existing = out[r.scope], existing < r.name { continue }
+                out[r.scope] = r.name
+            }
+            return out
+        }
+        let defaultsBefore = defaults(before), defaultsAfter = defaults(afterByName.values)
+        func resolve(_ defaults: [ProfileScope: String], _ project: String) -> String? {
+            defaults[.project(project)] ?? defaults[.global]
         }
         var projects = Set<String>()
         for p in desired.projects { projects.insert(p.value.id) }
@@ -304,7 +313,7 @@ public struct Planner: Sendable {
             for e in desired.executions where e.value.projectModule == project {
                 if case .name(let n) = e.value.profile, changedProfiles.contains(n) { references.insert(n) }
             }
-            return ProjectImpact(project: project, defaultBefore: resolve(before, project), defaultAfter: resolve(after, project),
+            return ProjectImpact(project: project, defaultBefore: resolve(defaultsBefore, project), defaultAfter: resolve(defaultsAfter, project),
                                  changedReferences: references.sorted())
         }
     }

@@ -8,11 +8,15 @@ public enum LiveStateReader {
         let results = try await conn.pipeline([
             ("""
              SELECT uuid::text AS id, name, description, project_module, is_default, max_concurrent_executions,
-                    translation::text AS translation, deployment::text AS deployment, revision, spec_sha256
+                    translation::text AS translation, deployment::text AS deployment, revision, spec_sha256,
+                    xmin::text AS row_xmin
              FROM daliuge_deployment_profile ORDER BY name
              """, []),
             ("SELECT uuid::text AS id, project_id, version, spec::text AS spec, spec_sha256 FROM project_configs WHERE active ORDER BY project_id", []),
-            ("SELECT kind, name, path, blob_id, spec_sha256, applied_revision FROM gitops_objects ORDER BY kind, name", []),
+            ("""
+             SELECT kind, name, path, blob_id, spec_sha256, applied_revision, \(Migration0004.trustedRowXmin) AS row_xmin
+             FROM gitops_objects ORDER BY kind, name
+             """, []),
             ("SELECT name, project_module, deployment_profile_id::text AS profile_id, status FROM executions ORDER BY name", []),
             ("SELECT serial FROM beamsync_plan_serial WHERE id = 1", []),
         ])
@@ -21,9 +25,9 @@ public enum LiveStateReader {
             LiveProfile(id: try row.string("id"), name: try row.string("name"), description: try row.optionalString("description"),
                         projectModule: try row.optionalString("project_module"), isDefault: try row.bool("is_default"),
                         maxConcurrentExecutions: try row.optionalInt("max_concurrent_executions"),
-                        translation: try JSONValue.parse(try row.json("translation")),
-                        deployment: try JSONValue.parse(try row.json("deployment")),
-                        revision: try row.int("revision"), storedSHA256: try row.optionalString("spec_sha256"))
+                        translationJSON: try row.json("translation"), deploymentJSON: try row.json("deployment"),
+                        revision: try row.int("revision"), storedSHA256: try row.optionalString("spec_sha256"),
+                        rowVersion: try row.optionalString("row_xmin"))
         }
         live.projects = try results[1].rows.map { row in
             LiveProjectConfig(id: try row.string("id"), projectID: try row.string("project_id"), version: try row.int("version"),
@@ -33,7 +37,7 @@ public enum LiveStateReader {
             guard let kind = DocumentKind(rawValue: try row.string("kind")) else { return nil }
             return InventoryEntry(kind: kind, name: try row.string("name"), path: try row.optionalString("path"),
                                   blobID: try row.optionalString("blob_id"), specSHA256: try row.string("spec_sha256"),
-                                  appliedRevision: try row.optionalString("applied_revision"))
+                                  appliedRevision: try row.optionalString("applied_revision"), rowVersion: try row.optionalString("row_xmin"))
         }
         live.executions = try results[3].rows.map { row in
             let statusText = try row.string("status")

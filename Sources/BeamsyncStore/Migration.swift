@@ -23,5 +23,6 @@ public enum BeamsyncMigrations {
         Migration(version: 1, name: "core_schema", sql: Migration0001.sql),
         Migration(version: 2, name: "live_version_and_source_status", sql: Migration0002.sql),
         Migration(version: 3, name: "execution_runner", sql: Migration0003.sql),
+        Migration(version: 4, name: "inventory_row_versions", sql: Migration0004.sql),
     ]
 }

@@ -81,14 +81,19 @@ defer { try? FileManager.default.removeItem(at: workDir) }
 try generateProfiles(count: 10_000, in: workDir)
 print("beamsync bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, workload: 10,000 profile files (\(workDir.path))")
 
+// `beamsync-bench [validate|store|noop|controller ...]` runs only the named groups (all by default).
+let groups = Set(CommandLine.arguments.dropFirst())
+func selected(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
+
+let tree = DirectoryTree.read(root: workDir.path)
 var documents = 0
+if selected("validate") {
 _ = measure("validate 10,000 profile files (read+parse+check)", goalSeconds: 1.0) {
     let report = ValidationRun.run(paths: [workDir.path])
     precondition(report.isValid, "generated workload must be valid: \(report.diagnostics.prefix(3))")
     documents = report.documents
 }
 precondition(documents == 10_000)
-let tree = DirectoryTree.read(root: workDir.path)
 _ = measure("  of which parse+check only (files in memory)", goalSeconds: 1.0) {
     _ = DesiredStateLoader.load(files: tree.files)
 }
@@ -103,13 +108,15 @@ _ = measure("spec_sha256 of 10,000 profiles", goalSeconds: 0.2) {
     for p in loaded.state!.profiles { n &+= p.value.specSHA256.utf8.count }
     precondition(n == 640_000)
 }
+}
 
 // MARK: - PostgreSQL workloads (issue: plan/apply). Needs BEAMSYNC_BENCH_DATABASE_URL (scripts/bench.sh starts a server).
 
 let env = ProcessInfo.processInfo.environment
 if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
-    try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir)
-    try await ControllerBench.run(adminURL: adminURL, profilesDir: workDir.appendingPathComponent("profiles"))
+    if selected("store") { try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir) }
+    if selected("noop") { try await noOpPlanBenchmark(adminURL: adminURL, tree: tree, root: workDir.path) }
+    if selected("controller") { try await ControllerBench.run(adminURL: adminURL, profilesDir: workDir.appendingPathComponent("profiles")) }
 } else {
     print("(PostgreSQL workloads skipped: BEAMSYNC_BENCH_DATABASE_URL is not set; run scripts/bench.sh)")
 }
@@ -198,18 +205,10 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
         print(String(format: "    of which: read live %.3f s, parse+check %.3f s, plan %.3f s, write+commit %.3f s", tRead, tParse, tPlan, tWrite))
     }
 
-    var planChanged = Double.infinity, planNoOp = Double.infinity, applyUpdates = Double.infinity
+    var planChanged = Double.infinity, applyUpdates = Double.infinity
     try await withBenchDatabase(adminURL) { conn, _ in
         let r = Reconciler(conn: conn)
         _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
-        for _ in 0..<3 {
-            let (plan, t) = try await timed {
-                let live = try await r.readLive()
-                return Planner(options: options).plan(desired: load(tree.files, live: live), live: live, source: "bench")
-            }
-            precondition(!plan.summary.hasChanges)
-            planNoOp = min(planNoOp, t)
-        }
         // Every profile edited: the plan has 10,000 updates.
         let edited = tree.files.map { f in
             SourceFile(path: f.path, bytes: Array(String(decoding: f.bytes, as: UTF8.self)
@@ -227,15 +226,6 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
             _ = try await r.apply(loading: { live in (load(edited, live: live), options) }, source: "bench", actor: "bench", revision: nil)
         }
         applyUpdates = t
-    }
-    report("no-op plan, unchanged directory (parse+read+plan)", planNoOp, goal: 0.5)
-    try await withBenchDatabase(adminURL) { conn, _ in
-        let r = Reconciler(conn: conn)
-        _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
-        let (live, tRead) = try await timed { try await r.readLive() }
-        let (state, tParse) = await timed { load(tree.files, live: live) }
-        let (_, tPlan) = await timed { Planner(options: options).plan(desired: state, live: live, source: "bench") }
-        print(String(format: "    of which: read live %.3f s, parse+check %.3f s, plan %.3f s", tRead, tParse, tPlan))
     }
     report("plan with 10,000 updates against the database", planChanged, goal: 1.0)
     report("apply 10,000 updates (parse+plan+write, 1 tx)", applyUpdates, goal: nil)
@@ -279,5 +269,83 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
         print(String(format: "    plan+apply is %.2fx the floor (%.3f s)   goal <= 3x  %@", ours / floor, floor, ours / floor <= 3 ? "ok" : "ABOVE GOAL"))
     } else {
         print("(floor skipped: BEAMSYNC_BENCH_YAML_FLOOR is not set)")
+    }
+}
+
+/// A no-op `plan --dir` of an unchanged directory against a database that holds it: read the
+/// files, read the live state, parse and check, plan. Best of three, then one run broken down.
+func noOpPlanBenchmark(adminURL: String, tree: DirectoryTree.Result, root: String) async throws {
+    let options = PlanOptions()
+    func load(_ files: [SourceFile], live: LiveState) -> DesiredState {
+        var o = LoadOptions()
+        o.externalProfiles = live.externalProfiles
+        return DesiredStateLoader.load(files: files, options: o).state!
+    }
+    try await withBenchDatabase(adminURL) { conn, _ in
+        let r = Reconciler(conn: conn)
+        _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let (plan, t) = try await timed {
+                // As `beamsync plan --dir` does it: files read and parsed while the live state is read.
+                async let parsing = DesiredStateLoader.parse(files: DirectoryTree.read(root: root).files)
+                let live = try await r.readLive()
+                let desired = await parsing.assemble(externalProfiles: live.externalProfiles).state!
+                return Planner(options: options).plan(desired: desired, live: live, source: "bench")
+            }
+            precondition(!plan.summary.hasChanges)
+            best = min(best, t)
+        }
+        report("no-op plan, unchanged directory (read+parse+plan)", best, goal: 0.5)
+        let (files, tFiles) = await timed { DirectoryTree.read(root: root).files }
+        let (live, tRead) = try await timed { try await r.readLive() }
+        let recorded = Dictionary(live.inventory.filter { $0.kind == .deploymentProfile }.map { ($0.name, $0.rowVersion) }, uniquingKeysWith: { a, _ in a })
+        let unchanged = live.profiles.filter { $0.rowVersion != nil && recorded[$0.name] == $0.rowVersion }.count
+        let (state, tParse) = await timed { load(files, live: live) }
+        let (_, tPlan) = await timed { Planner(options: options).plan(desired: state, live: live, source: "bench") }
+        print(String(format: "    of which: read files %.3f s, read live %.3f s, parse+check %.3f s, plan %.3f s", tFiles, tRead, tParse, tPlan)
+              + " (\(unchanged) of \(live.profiles.count) rows known unchanged by their version)")
+    }
+}
+
+// `beamsync-bench profile-parse|profile-plan`: the phase alone in a loop, for `perf record`.
+if groups.contains("profile-parse") {
+    var serialOptions = LoadOptions()
+    serialOptions.parallel = false
+    var best = Double.infinity
+    for _ in 0..<10 {
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a)
+        _ = DesiredStateLoader.load(files: tree.files, options: serialOptions)
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b)
+        best = min(best, Double(b.tv_sec - a.tv_sec) + Double(b.tv_nsec - a.tv_nsec) / 1e9)
+    }
+    print(String(format: "parse+check of 10,000 files on one thread: %.3f s CPU (best of 10)", best))
+}
+if groups.contains("profile-plan") {
+    let desired = DesiredStateLoader.load(files: tree.files).state!
+    var live = LiveState(simulating: desired)
+    // As read back after an apply: every row's digest matches the one its inventory entry recorded.
+    for i in live.profiles.indices { live.profiles[i].rowVersion = "d\(i)" }
+    let digestByName = Dictionary(uniqueKeysWithValues: live.profiles.map { ($0.name, $0.rowVersion!) })
+    for i in live.inventory.indices { live.inventory[i].rowVersion = digestByName[live.inventory[i].name] }
+    var best = Double.infinity
+    for _ in 0..<10 {
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a)
+        let plan = Planner().plan(desired: desired, live: live, source: "bench")
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b)
+        precondition(!plan.summary.hasChanges)
+        best = min(best, Double(b.tv_sec - a.tv_sec) + Double(b.tv_nsec - a.tv_nsec) / 1e9)
+    }
+    print(String(format: "no-op plan of 10,000 profiles: %.3f s CPU, all threads (best of 10)", best))
+}
+if groups.contains("profile-apply"), let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
+    try await withBenchDatabase(adminURL) { conn, _ in
+        let desired = DesiredStateLoader.load(files: tree.files).state!
+        let plan = Planner().plan(desired: desired, live: LiveState(), source: "bench")
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try await conn.transaction { c in try await PlanApplier(actor: "bench", revision: nil).apply(plan, on: c) }
+        print(String(format: "write+commit of 10,000 creates: %.3f s", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
     }
 }

@@ -42,6 +42,27 @@ struct PlannerTests {
         #expect(!second.summary.hasChanges && second.summary.unchanged == 1)
     }
 
+    @Test("a row still at the version beamsync wrote takes its hash from the inventory; any other version is hashed")
+    func rowVersionDecidesWhoseHashCounts() throws {
+        let document = try desired(["profiles/a.yaml": profile("a", port: 8001)])
+        // The live row says 9001, but its version is the one recorded when beamsync wrote the
+        // document: the database guarantees such a row is unchanged, so the recorded hash stands.
+        var live = applied(try desired(["profiles/a.yaml": profile("a", port: 9001)]))
+        live.profiles[0].rowVersion = "1234"
+        live.inventory[0].specSHA256 = document.profiles[0].value.specSHA256
+        live.inventory[0].rowVersion = "1234"
+        #expect(!Planner().plan(desired: document, live: live, source: "test").summary.hasChanges)
+        // A different version (someone wrote the row) means the row itself is hashed: now the
+        // port difference shows, as drift against the recorded document.
+        live.profiles[0].rowVersion = "1240"
+        let plan = Planner().plan(desired: document, live: live, source: "test")
+        #expect(plan.diagnostics.contains { $0.code == .drift && $0.message.contains("deploy_port") })
+        // No recorded version (older inventories, adopted rows): hashed as well.
+        live.profiles[0].rowVersion = "1234"
+        live.inventory[0].rowVersion = nil
+        #expect(Planner().plan(desired: document, live: live, source: "test").diagnostics.contains { $0.code == .drift })
+    }
+
     @Test("changing one field is an update with a field-level diff")
     func updateOneField() throws {
         let old = try desired(["profiles/a.yaml": profile("a", port: 8001)])
