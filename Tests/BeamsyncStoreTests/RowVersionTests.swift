@@ -89,3 +89,39 @@ struct RowVersionTests {
         }
     }
 }
+
+@Suite("Bulk updates", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+struct BulkUpdateTests {
+    private func files(count: Int, port: Int) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: (0..<count).map { ("profiles/p\($0).yaml", profileYAML("p\($0)", port: port)) })
+    }
+
+    @Test("100 updates are written in one statement and each row gets its next revision")
+    func manyUpdates() async throws {
+        try await withStore { r, conn in
+            try await r.applyRepo(files(count: 100, port: 8001))
+            let (_, result) = try await r.applyRepo(files(count: 100, port: 9001))
+            #expect(result.updated == 100)
+            let rows = try await profileRows(conn)
+            #expect(rows.count == 100 && rows.values.allSatisfy { $0.port == 9001 && $0.revision == 2 })
+        }
+    }
+
+    @Test("one row changed after planning fails the bulk update by name, and nothing is written")
+    func staleRowInBulk() async throws {
+        try await withStore { r, conn in
+            try await r.applyRepo(files(count: 100, port: 8001))
+            let plan = try await r.plan(try repo(files(count: 100, port: 9001)), options: .init(), source: "test")
+            #expect(plan.summary.update == 100)
+            try await conn.query("UPDATE daliuge_deployment_profile SET revision = revision + 1 WHERE name = 'p42'")
+            do {
+                _ = try await conn.transaction { c in try await PlanApplier(actor: "test", revision: nil).apply(plan, on: c) }
+                Issue.record("the apply should have been refused")
+            } catch let conflict as ApplyConflict {
+                #expect(conflict.message.contains("'p42'"))
+            }
+            let rows = try await profileRows(conn)
+            #expect(rows.values.allSatisfy { $0.port == 8001 })
+        }
+    }
+}
