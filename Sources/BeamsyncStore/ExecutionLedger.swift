@@ -282,22 +282,23 @@ public struct ExecutionLedger: Sendable {
     /// forward by `lease`, so two runners never take the same execution at once; a runner that
     /// dies mid-step leaves the execution to be picked up again when the lease runs out. Keep
     /// `lease` well above `leaseThreshold` plus the longest backend call.
+    ///
+    /// One statement (its own transaction), so it may share a connection with other single
+    /// statements of concurrent tasks.
     public func due(limit: Int = 16, lease: Duration = .seconds(300)) async throws -> [ExecutionRecord] {
-        try await conn.transaction { conn in
-            try await conn.query("""
-                WITH picked AS (
-                    SELECT uuid FROM executions
-                    WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
-                      AND (next_poll_at IS NULL OR next_poll_at <= now())
-                    ORDER BY next_poll_at NULLS FIRST, created_at
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED)
-                UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
-                FROM picked WHERE e.uuid = picked.uuid
-                RETURNING e.*
-                """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
-                .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
-        }
+        try await conn.query("""
+            WITH picked AS (
+                SELECT uuid FROM executions
+                WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+                  AND (next_poll_at IS NULL OR next_poll_at <= now())
+                ORDER BY next_poll_at NULLS FIRST, created_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+            UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
+            FROM picked WHERE e.uuid = picked.uuid
+            RETURNING e.*
+            """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
+            .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
     }
 
     /// When the next non-terminal execution falls due (nil: none is waiting).

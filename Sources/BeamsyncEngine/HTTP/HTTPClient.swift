@@ -1,14 +1,23 @@
+import Foundation
+
 /// An HTTP/1.1 client over libcurl. Transfers run on the client's own threads (never on the
 /// cooperative pool), with connect and total timeouts, TLS verification per request and task
 /// cancellation that aborts the transfer. It logs nothing, so neither URLs' credentials nor
 /// bodies can leak through it.
 public final class HTTPClient: Sendable {
     private let workers: HTTPWorkers
+    private let sent = RequestCounter()
+    /// How many transfers may run at once.
+    public let threads: Int
 
     /// `threads`: how many transfers may run at once; more requests wait their turn.
     public init(threads: Int = 2, name: String = "beamsync-http") {
-        workers = HTTPWorkers(count: threads, name: name)
+        self.threads = max(1, threads)
+        workers = HTTPWorkers(count: self.threads, name: name)
     }
+
+    /// Requests sent through this client so far (for metrics and benchmarks).
+    public var requestsSent: Int { sent.value }
 
     deinit { workers.stop() }
 
@@ -16,6 +25,7 @@ public final class HTTPClient: Sendable {
     /// no response: connection refused, host not found, timeout, TLS failure, cancellation.
     public func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
         let flag = CancelFlag()
+        sent.increment()
         let result: Result<HTTPResponse, HTTPError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 workers.submit { handle in
@@ -45,4 +55,13 @@ public final class HTTPClient: Sendable {
         guard response.isSuccess else { throw HTTPError(method: request.method, url: request.url, response: response) }
         return response
     }
+}
+
+/// A thread-safe counter.
+final class RequestCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
