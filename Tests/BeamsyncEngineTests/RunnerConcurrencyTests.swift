@@ -209,3 +209,43 @@ final class FastRunSeen: @unchecked Sendable {
     var slowStep: String? { lock.withLock { values?.1 } }
     var slowPeers: Int { lock.withLock { values?.2 ?? -1 } }
 }
+
+@Suite("HTTPClient per-server limit")
+struct HTTPClientPerHostTests {
+    @Test("at most maxPerHost requests reach one server at once, and a busy server does not hold up another")
+    func perHostLimit() async throws {
+        let gauge = ConcurrencyGauge()
+        let busy = try LoopbackServer { _ in
+            gauge.enter()
+            defer { gauge.leave() }
+            Thread.sleep(forTimeInterval: 0.3)
+            return .json(200, "{}")
+        }
+        defer { busy.stop() }
+        let other = try LoopbackServer { _ in .json(200, "{}") }
+        defer { other.stop() }
+        let http = HTTPClient(threads: 8, maxPerHost: 2)
+        let started = ContinuousClock.now
+        async let slow: [Int] = withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 { group.addTask { try await http.send(HTTPRequest(.get, busy.baseURL + "/status")).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let quick = try await http.send(HTTPRequest(.get, other.baseURL + "/api"))
+        let quickAt = ContinuousClock.now - started
+        let statuses = try await slow
+        let all = ContinuousClock.now - started
+        #expect(statuses == Array(repeating: 200, count: 6) && quick.status == 200)
+        #expect(gauge.total == 6 && gauge.peak == 2, "two at a time: peak \(gauge.peak)")
+        #expect(all >= .milliseconds(850), "three waves of two 0.3 s calls: \(all)")
+        #expect(quickAt < .milliseconds(250), "the other server answered while the busy one was still working: \(quickAt)")
+    }
+
+    @Test("the limit is per scheme, host and port, without credentials")
+    func origin() {
+        #expect(HTTPClient.origin(of: "http://127.0.0.1:8001/api/sessions/x/status") == "http://127.0.0.1:8001")
+        #expect(HTTPClient.origin(of: "HTTPS://user:pw@DIM.example.org:443?x") == "https://dim.example.org:443")
+        #expect(HTTPClient.origin(of: "http://dim:8001") == "http://dim:8001")
+        #expect(HTTPClient.origin(of: "http://dim:8002/") != HTTPClient.origin(of: "http://dim:8001/"))
+    }
+}

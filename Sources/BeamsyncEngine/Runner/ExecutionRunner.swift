@@ -44,7 +44,8 @@ public actor ExecutionRunner {
         self.logger = logger
         // One transfer thread per execution that may be advancing, so concurrent polls of slow
         // DIMs do not queue behind each other.
-        self.http = HTTPClient(threads: max(2, configuration.concurrency), name: "beamsync-runner-http")
+        self.http = HTTPClient(threads: max(2, configuration.concurrency), name: "beamsync-runner-http",
+                               maxPerHost: configuration.callsPerHost)
         self.random = random
     }
 

@@ -296,9 +296,9 @@ struct RestRemoteDriver {
 
     private func poll(_ e: ExecutionRecord) async throws {
         guard let sessionID = e.daliugeSessionID else { return try await runner.fail(e, ledger: ledger, "no session id") }
-        let names = try await physicalGraph(e)?.dropNames ?? [:]
         let poller = DIMPoller(observer: dim, policy: config.poll, random: runner.random)
-        let reading = try await poller.check(sessionID: sessionID, dropNames: names)
+        // Drop names are looked up only for a session with drops in error.
+        let reading = try await poller.check(sessionID: sessionID, dropNames: { try await physicalGraph(e)?.dropNames ?? [:] })
         let policy = config.poll
         let running = Duration.seconds(max(0, -(e.startedAt ?? e.createdAt).timeIntervalSinceNow))
         switch reading {

@@ -41,6 +41,10 @@ public struct RunnerConfiguration: Sendable {
     /// executions waiting on it.
     public var concurrency: Int = RunnerConfiguration.defaultConcurrency
     public static let defaultConcurrency = 8
+    /// At most this many calls to one Translator Manager or DIM at once. DALiuGE's managers
+    /// listen with a backlog of 5: connections beyond it are dropped and the kernel retries
+    /// them a second later, so more than 4 at once makes every call slower, not faster.
+    public var callsPerHost: Int = 4
     /// How long a runner owns an execution it took (a runner that dies mid-step gives it up
     /// after this); longer than any single backend call.
     public var lease: Duration = .seconds(300)
