@@ -55,31 +55,64 @@ struct RunnerConcurrencyTests {
     @Test("one pass advances its due executions `concurrency` at a time, on that many connections and HTTP threads")
     func passIsConcurrentAndBounded() async throws {
         try await RunnerHarness.with { h in
+            // A DIM that takes 1 s to say it does not know a session, then refuses to create it.
             let gauge = ConcurrencyGauge()
-            let tm = try slowTranslator(seconds: 1, gauge: gauge)
-            defer { tm.stop() }
-            try await h.profile("slow-tm", tmURL: tm.baseURL, isDefault: true)
+            let dim = try LoopbackServer { request in
+                if request.method == "GET" {
+                    gauge.enter()
+                    defer { gauge.leave() }
+                    Thread.sleep(forTimeInterval: 1)
+                    return .json(555, #"{"type": "SubManagerException", "args": {"n:1": {"type": "NoSessionException", "args": "x"}}}"#)
+                }
+                return .json(400, #"{"type": "InvalidGraphException", "args": "refused by the test"}"#)
+            }
+            defer { dim.stop() }
+            try await h.restProfile("slow-dim", isDefault: true, deployPort: dim.port)
             var ids: [UUID] = []
-            for i in 0..<6 { ids.append(try await h.create("HelloWorld", name: "e\(i)").id) }
+            for i in 0..<6 {
+                let e = try await h.create("HelloWorld", name: "e\(i)")
+                // As if translated: the next step creates the session on the DIM.
+                try await h.ledger.transition(e.id, ExecutionTransition(status: .running, step: "translating", message: "test"))
+                try await h.ledger.transition(e.id, ExecutionTransition(step: "session_creating", message: "test",
+                                                                        daliugeSessionID: "s-\(i)", backend: "rest_remote"))
+                ids.append(e.id)
+            }
             var config = testRunnerConfiguration()
             config.concurrency = 3
             let runner = h.runner(config)
-            #expect(await runner.runOnce() == 6, "the first pass records 'translating' for all six")
-            for id in ids { #expect(try await h.record(id).step == "translating") }
-
             let started = ContinuousClock.now
             #expect(await runner.runOnce() == 6)
             let elapsed = ContinuousClock.now - started
-            #expect(gauge.total == 6 && gauge.peak == 3, "three translations at a time: peak \(gauge.peak) of \(gauge.total)")
+            #expect(gauge.total == 6 && gauge.peak == 3, "three steps at a time: peak \(gauge.peak) of \(gauge.total)")
             // Two waves of three 1 s calls: not 6 s one after another, and not all six at once.
             #expect(elapsed >= .milliseconds(1900) && elapsed < .milliseconds(4500), "\(elapsed)")
             for id in ids {
                 let r = try await h.record(id)
-                #expect(r.status == .failed && r.lastError == "Translator Manager rejected the graph (HTTP 400): slow and rejecting")
+                #expect(r.status == .failed && r.lastError?.hasPrefix("DIM refused creating session") == true, "\(r.lastError ?? "")")
             }
             let sessions = try await h.conn.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()")
                 .single().int("n")
             #expect(sessions <= 1 + 1 + 3, "the test's own, the runner's control connection and at most three workers: \(sessions)")
+            await runner.close()
+        }
+    }
+
+    @Test("translations to one Translator Manager run one at a time (DALiuGE 6.6.0's first partitionings race)")
+    func oneTranslationAtATime() async throws {
+        try await RunnerHarness.with { h in
+            let gauge = ConcurrencyGauge()
+            let tm = try slowTranslator(seconds: 0.3, gauge: gauge)
+            defer { tm.stop() }
+            try await h.profile("slow-tm", tmURL: tm.baseURL, isDefault: true)
+            for i in 0..<3 { try await h.create("HelloWorld", name: "t\(i)") }
+            let runner = h.runner()  // concurrency 8
+            #expect(await runner.runOnce() == 3, "all three record 'translating'")
+            let started = ContinuousClock.now
+            #expect(await runner.runOnce() == 3)
+            #expect(gauge.total == 3 && gauge.peak == 1, "one translation at a time: peak \(gauge.peak)")
+            #expect(ContinuousClock.now - started >= .milliseconds(850))
+            let failed = try await h.conn.query("SELECT count(*) AS n FROM executions WHERE status = 'failed'").single().int("n")
+            #expect(failed == 3)
             await runner.close()
         }
     }

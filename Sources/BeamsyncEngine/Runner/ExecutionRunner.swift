@@ -28,6 +28,8 @@ public actor ExecutionRunner {
     private var workers: PGPool?
     /// Executions being advanced by `run(until:)` right now.
     private var active = 0
+    /// Translations in flight per Translator Manager (`translationsPerTM`).
+    let translations: HostGate
     /// Prepared physical graphs by execution (read from `graph_blobs`), for append, deploy and
     /// naming failed drops.
     var graphs: [UUID: PhysicalGraph] = [:]
@@ -47,6 +49,7 @@ public actor ExecutionRunner {
         self.http = HTTPClient(threads: max(2, configuration.concurrency), name: "beamsync-runner-http",
                                maxPerHost: configuration.callsPerHost)
         self.random = random
+        self.translations = HostGate(limit: max(1, configuration.translationsPerTM))
     }
 
     /// HTTP requests this runner has sent (for metrics and benchmarks).

@@ -45,6 +45,11 @@ public struct RunnerConfiguration: Sendable {
     /// listen with a backlog of 5: connections beyond it are dropped and the kernel retries
     /// them a second later, so more than 4 at once makes every call slower, not faster.
     public var callsPerHost: Int = 4
+    /// At most this many translations at once per Translator Manager. DALiuGE 6.6.0's TM imports
+    /// and patches `metis` on its first partitioning without a lock: two first partitionings at
+    /// once fail with HTTP 500 (`module 'metis' has no attribute 'part_graph'`). A TM is one
+    /// Python process, so translating one graph at a time costs little.
+    public var translationsPerTM: Int = 1
     /// How long a runner owns an execution it took (a runner that dies mid-step gives it up
     /// after this); longer than any single backend call.
     public var lease: Duration = .seconds(300)
