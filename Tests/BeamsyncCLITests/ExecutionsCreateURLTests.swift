@@ -66,6 +66,23 @@ struct ExecutionsCreateURLOptionTests {
     }
 }
 
+@Suite("beamsync run: runner concurrency")
+struct RunConcurrencyOptionTests {
+    @Test("--runner-concurrency and BEAMSYNC_RUNNER_CONCURRENCY outside 1...256 are refused before anything starts")
+    func refusals() throws {
+        let noDatabase = ["DATABASE_URL": "postgresql://beamsync@127.0.0.1:1/none", "NO_COLOR": "1"]
+        var r = try runBeamsync(["run", "--repo", "file:///nonexistent", "--runner-concurrency", "0"], environment: noDatabase)
+        #expect(r.status == 64 && r.stderr.contains("--runner-concurrency 0 is out of range; give a whole number from 1 to 256"), "\(r.stderr)")
+        var env = noDatabase
+        env["BEAMSYNC_RUNNER_CONCURRENCY"] = "lots"
+        r = try runBeamsync(["run", "--repo", "file:///nonexistent"], environment: env)
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("BEAMSYNC_RUNNER_CONCURRENCY: 'lots' is not a whole number from 1 to 256 (default 8); "
+                                  + "unset it or use --runner-concurrency"), "\(r.stderr)")
+        #expect(!r.stderr.contains("127.0.0.1:1"), "no database was contacted")
+    }
+}
+
 @Suite("executions create --graph-url against a real DALiuGE stack", .serialized, .enabled(if: daliugeConfigured || requireServices))
 struct ExecutionsCreateURLTests {
     @Test("a graph by URL is fetched once, checked against its pin, stored, and runs to completed on the DIM")

@@ -50,6 +50,23 @@ extension RunnerHarness {
     }
 }
 
+@Suite("Runner concurrency setting")
+struct RunnerConcurrencySettingTests {
+    @Test("BEAMSYNC_RUNNER_CONCURRENCY sets the width; a value outside 1...256 is refused by name and the default kept")
+    func fromEnvironment() throws {
+        #expect(RunnerConfiguration(environment: [:]).concurrency == 8)
+        #expect(RunnerConfiguration(environment: ["BEAMSYNC_RUNNER_CONCURRENCY": " 12 "]).concurrency == 12)
+        #expect(try RunnerConfiguration.concurrency(from: [:]) == nil)
+        for bad in ["0", "-1", "257", "eight", "1.5"] {
+            #expect(RunnerConfiguration(environment: ["BEAMSYNC_RUNNER_CONCURRENCY": bad]).concurrency == 8)
+            #expect(throws: EngineConfigurationError(field: "BEAMSYNC_RUNNER_CONCURRENCY",
+                                                     message: "'\(bad)' is not a whole number from 1 to 256 (default 8)")) {
+                try RunnerConfiguration.concurrency(from: ["BEAMSYNC_RUNNER_CONCURRENCY": bad])
+            }
+        }
+    }
+}
+
 @Suite("Runner concurrency", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
 struct RunnerConcurrencyTests {
     @Test("one pass advances its due executions `concurrency` at a time, on that many connections and HTTP threads")
