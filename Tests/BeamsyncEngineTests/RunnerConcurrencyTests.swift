@@ -121,7 +121,7 @@ struct RunnerConcurrencyTests {
             let tm = try slowTranslator(seconds: 0.3, gauge: gauge)
             defer { tm.stop() }
             try await h.profile("slow-tm", tmURL: tm.baseURL, isDefault: true)
-            for i in 0..<3 { try await h.create("HelloWorld", name: "t\(i)") }
+            for i in 0..<3 { _ = try await h.create("HelloWorld", name: "t\(i)") }
             let runner = h.runner()  // concurrency 8
             #expect(await runner.runOnce() == 3, "all three record 'translating'")
             let started = ContinuousClock.now
