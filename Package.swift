@@ -93,18 +93,21 @@ let package = Package(
         ),
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
         .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncCLI",
-                                                               "BeamsyncController", "BeamsyncServer"]),
+                                                               "BeamsyncController", "BeamsyncServer", "BeamsyncEngine"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
         .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
-        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore"],
+        // Loopback HTTP server, counting DIM proxy and child processes for the engine and CLI tests.
+        .target(name: "BeamsyncTestSupport", path: "Tests/BeamsyncTestSupport"),
+        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore", "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
+                                                             "BeamsyncTestSupport"]),
     ]
 )

@@ -45,7 +45,13 @@ struct ExecutionsCreate: AsyncParsableCommand {
     @Option(name: .customLong("profile-id"), help: "Deployment profile UUID.")
     var profileID: String?
     @Option(help: "Logical graph file; its bytes are stored with the execution (content-addressed).")
-    var graph: String
+    var graph: String?
+    @Option(name: .customLong("graph-url"),
+            help: "Logical graph URL (http or https) that the runner fetches; needs --graph-sha256. Instead of --graph.")
+    var graphURL: String?
+    @Option(name: .customLong("graph-sha256"),
+            help: "SHA-256 (64 hex digits) the graph at --graph-url must have; other content is refused.")
+    var graphSHA256: String?
     @Option(help: "Execution name, unique (default: <project>-<UTC time>-<random>).")
     var name: String?
     @Flag(name: .customLong("no-submit"), help: "Translate only; end as not_submitted.")
@@ -61,14 +67,20 @@ struct ExecutionsCreate: AsyncParsableCommand {
         if profile != nil && profileID != nil {
             throw ValidationError("provide only one of --profile or --profile-id")
         }
+        _ = try GraphSource.parse(file: graph, url: graphURL, sha256: graphSHA256)
     }
 
     func run() async throws {
-        let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: graph)))
-        } catch {
-            throw ValidationError("cannot read graph file \(graph): \(error.localizedDescription)")
+        let graphRequest: ExecutionRequest.Graph
+        switch try GraphSource.parse(file: graph, url: graphURL, sha256: graphSHA256) {
+        case .file(let path):
+            do {
+                graphRequest = .content(Array(try Data(contentsOf: URL(fileURLWithPath: path))), path: path)
+            } catch {
+                throw ValidationError("cannot read graph file \(path): \(error.localizedDescription)")
+            }
+        case .url(let url, let sha256):
+            graphRequest = .url(url, sha256: sha256)
         }
         let final: ExecutionRecord? = try await withDatabase(database) { conninfo, conn in
             let ledger = ExecutionLedger(conn: conn)
@@ -76,7 +88,7 @@ struct ExecutionsCreate: AsyncParsableCommand {
             do {
                 record = try await ledger.create(ExecutionRequest(
                     name: name, projectModule: project, profileID: profileID, profileName: profile,
-                    graph: .content(bytes, path: graph), doSubmit: !noSubmit, createdBy: Actor.current))
+                    graph: graphRequest, doSubmit: !noSubmit, createdBy: Actor.current))
             } catch let error as ExecutionLedgerError {
                 StandardError.write("beamsync: \(error)")
                 throw ExitCode(1)
@@ -101,6 +113,45 @@ struct ExecutionsCreate: AsyncParsableCommand {
             return final
         }
         if let final, final.status == .failed || final.status == .cancelled { throw ExitCode(1) }
+    }
+}
+
+/// Where `executions create` takes the graph from: exactly one of `--graph FILE` and
+/// `--graph-url URL --graph-sha256 HEX`.
+enum GraphSource: Equatable {
+    case file(String)
+    case url(String, sha256: String)
+
+    static func parse(file: String?, url: String?, sha256: String?) throws -> GraphSource {
+        switch (file, url) {
+        case (nil, nil):
+            throw ValidationError("give the graph: --graph FILE, or --graph-url URL with --graph-sha256 HEX")
+        case (.some, .some):
+            throw ValidationError("--graph and --graph-url are alternatives; give only one of them")
+        case (.some(let path), nil):
+            if sha256 != nil {
+                throw ValidationError("--graph-sha256 goes with --graph-url; a --graph file is hashed as it is read, so drop --graph-sha256")
+            }
+            return .file(path)
+        case (nil, .some(let url)):
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+                  scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+                throw ValidationError("--graph-url '\(url)' is not an absolute http(s) URL; write e.g. https://example.org/graphs/hello.graph")
+            }
+            if components.user != nil || components.password != nil {
+                throw ValidationError("--graph-url must not carry credentials (it is stored with the execution and shown by "
+                                      + "`executions show`); serve the graph without them")
+            }
+            guard let sha256 else {
+                throw ValidationError("--graph-url needs --graph-sha256 HEX (the SHA-256 of the graph, e.g. from `sha256sum FILE`); "
+                                      + "the runner refuses content that does not match it")
+            }
+            let hex = sha256.trimmingCharacters(in: .whitespaces).lowercased()
+            guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
+                throw ValidationError("--graph-sha256 '\(sha256)' is not 64 hexadecimal digits; give the graph's SHA-256, e.g. from `sha256sum FILE`")
+            }
+            return .url(url, sha256: hex)
+        }
     }
 }
 

@@ -36,6 +36,10 @@ struct RunCommand: AsyncParsableCommand {
     var listen = "127.0.0.1:8080"
     @Option(help: "Where the bare git mirror and other caches live (default: $BEAMSYNC_HOME/cache).")
     var cacheDir: String?
+    @Option(help: ArgumentHelp(
+        "How many executions the runner advances at once (default: $BEAMSYNC_RUNNER_CONCURRENCY, else \(RunnerConfiguration.defaultConcurrency)).",
+        discussion: "Each uses one PostgreSQL connection and one HTTP transfer thread while it advances."))
+    var runnerConcurrency: Int?
 
     @Option(help: "File holding the GitHub webhook secret (enables /hooks/github).")
     var githubSecretFile: String?
@@ -59,10 +63,23 @@ struct RunCommand: AsyncParsableCommand {
                                      gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
                                      generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))
         let remote = try access.remoteOptions()
+        let env = ProcessInfo.processInfo.environment
+        var runnerConfiguration = RunnerConfiguration(environment: env)
+        if let width = runnerConcurrency {
+            guard (1...256).contains(width) else {
+                throw ValidationError("--runner-concurrency \(width) is out of range; give a whole number from 1 to 256")
+            }
+            runnerConfiguration.concurrency = width
+        } else {
+            do {
+                _ = try RunnerConfiguration.concurrency(from: env)
+            } catch {
+                throw ValidationError("\(error); unset it or use --runner-concurrency")
+            }
+        }
         let (conninfo, embedded) = try await database.resolve()
         defer { if let embedded { Task { try? await embedded.stop() } } }
 
-        let env = ProcessInfo.processInfo.environment
         let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
         let cache = ParsedFileCache()
         let source = GitDesiredSource(url: repo, branch: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
@@ -86,7 +103,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("controller starting", metadata: ["repo": .string(RemoteURLText.redacted(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
-        let runner = ExecutionRunner(conninfo: conninfo, logger: RunnerLogger { level, message, metadata in
+        let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
             let meta = metadata.mapValues { Logger.MetadataValue.string($0) }
             switch level {
             case .debug: logger.debug("\(message)", metadata: meta)

@@ -282,22 +282,23 @@ public struct ExecutionLedger: Sendable {
     /// forward by `lease`, so two runners never take the same execution at once; a runner that
     /// dies mid-step leaves the execution to be picked up again when the lease runs out. Keep
     /// `lease` well above `leaseThreshold` plus the longest backend call.
+    ///
+    /// One statement (its own transaction), so it may share a connection with other single
+    /// statements of concurrent tasks.
     public func due(limit: Int = 16, lease: Duration = .seconds(300)) async throws -> [ExecutionRecord] {
-        try await conn.transaction { conn in
-            try await conn.query("""
-                WITH picked AS (
-                    SELECT uuid FROM executions
-                    WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
-                      AND (next_poll_at IS NULL OR next_poll_at <= now())
-                    ORDER BY next_poll_at NULLS FIRST, created_at
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED)
-                UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
-                FROM picked WHERE e.uuid = picked.uuid
-                RETURNING e.*
-                """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
-                .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
-        }
+        try await conn.query("""
+            WITH picked AS (
+                SELECT uuid FROM executions
+                WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
+                  AND (next_poll_at IS NULL OR next_poll_at <= now())
+                ORDER BY next_poll_at NULLS FIRST, created_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+            UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
+            FROM picked WHERE e.uuid = picked.uuid
+            RETURNING e.*
+            """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
+            .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
     }
 
     /// When the next non-terminal execution falls due (nil: none is waiting).
@@ -314,9 +315,14 @@ public struct ExecutionLedger: Sendable {
     /// checks it still is where the caller read it (`expecting`), checks the status machine,
     /// writes the columns and an `execution_events` row. Commit this before the external call the
     /// new step leads to.
+    ///
+    /// With `expecting` (what a runner always passes) this is one statement: the update only
+    /// matches the row while it still is where the caller read it, and the event and its NOTIFY
+    /// ride along in the same statement. Without it, the row is locked and read first.
     @discardableResult
     public func transition(_ id: UUID, expecting: (status: ExecutionStatus, step: String?)? = nil,
                            _ change: ExecutionTransition) async throws -> ExecutionRecord {
+        if let expecting { return try await transition(id, from: expecting, change) }
         let record = try await conn.transaction { conn in
             guard let row = try await conn.query("SELECT * FROM executions WHERE uuid = $1::uuid FOR UPDATE", [.uuid(id)]).first else {
                 throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased())
@@ -367,37 +373,99 @@ public struct ExecutionLedger: Sendable {
         return record
     }
 
+    /// `transition` from a known place, in one statement.
+    private func transition(_ id: UUID, from expecting: (status: ExecutionStatus, step: String?),
+                            _ change: ExecutionTransition) async throws -> ExecutionRecord {
+        let target = change.status ?? expecting.status
+        let name = { (try? await self.get(id: id))?.name ?? id.uuidString.lowercased() }
+        if target != expecting.status {
+            guard ExecutionStatusMachine.allows(from: expecting.status, to: target) else {
+                throw ExecutionLedgerError.illegalTransition(execution: await name(), from: expecting.status, to: target)
+            }
+        } else if expecting.status.isTerminal {
+            throw ExecutionLedgerError.alreadyTerminal(execution: await name(), status: expecting.status)
+        }
+        var detail = change.detail
+        detail["message"] = .string(change.message)
+        if target != expecting.status { detail["from_status"] = .string(expecting.status.rawValue) }
+        if let error = change.lastError { detail["error"] = .string(error) }
+        let terminal = target.isTerminal
+        let updated = try await conn.query("""
+            WITH moved AS (
+                UPDATE executions SET
+                    status = $2::text, step = $3,
+                    submission_state = COALESCE($4, submission_state),
+                    daliuge_session_id = COALESCE($5, daliuge_session_id),
+                    backend = COALESCE($6, backend),
+                    simulated = COALESCE($7, simulated),
+                    daliuge_state = COALESCE($8, daliuge_state),
+                    last_error = COALESCE($9, last_error),
+                    failed_drops = COALESCE($10, failed_drops),
+                    poll_failures = 0,
+                    next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
+                    started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+                    completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
+                    updated_at = now()
+                WHERE uuid = $1::uuid AND status = $13 AND step IS NOT DISTINCT FROM $14
+                RETURNING *
+            ), event AS (
+                INSERT INTO execution_events (execution_id, step, status, detail)
+                SELECT uuid, $3, $2::text, $15::jsonb FROM moved
+            )
+            SELECT moved.*, pg_notify($16, $17) FROM moved
+            """,
+            [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
+             change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
+             change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
+             .bool(terminal), .double(Self.seconds(change.nextPollIn)), .text(expecting.status.rawValue), expecting.step.map(PGValue.text),
+             .json(JSONValue.object(detail).canonicalString), .text(Self.eventChannel),
+             .text("\(id.uuidString.lowercased()) \(target.rawValue) \(change.step)")],
+            name: "execution transition")
+        if let row = updated.first { return try ExecutionRecord(row: row) }
+        guard let current = try await get(id: id) else { throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased()) }
+        throw ExecutionLedgerError.conflict("execution '\(current.name)' moved to \(current.status.rawValue)/\(current.step ?? "-") "
+                                            + "while expected at \(expecting.status.rawValue)/\(expecting.step ?? "-")")
+    }
+
     /// Records one poll reading that changes no status: the DIM's state, the run of failed
     /// readings and when to look again. An event is written only when the state changes. Returns
     /// since when the execution has been in `daliugeState` (the first reading of the current run).
     @discardableResult
     public func recordPoll(_ id: UUID, expectingStep step: String?, daliugeState: String, pollFailures: Int,
                            nextPollIn: Duration, message: String, detail: [String: JSONValue] = [:]) async throws -> Date {
-        try await conn.transaction { conn in
-            guard let row = try await conn.query("SELECT status, step, daliuge_state FROM executions WHERE uuid = $1::uuid FOR UPDATE",
-                                                 [.uuid(id)]).first else {
-                throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased())
-            }
-            guard try row.optionalString("step") == step else {
-                throw ExecutionLedgerError.conflict("execution \(id.uuidString.lowercased()) moved to step \(try row.optionalString("step") ?? "-")")
-            }
-            let status = ExecutionStatus(rawValue: try row.string("status")) ?? .running
-            _ = try await conn.query("""
-                UPDATE executions SET daliuge_state = $2, poll_failures = $3, next_poll_at = now() + make_interval(secs => $4), updated_at = now()
-                WHERE uuid = $1::uuid
-                """, [.uuid(id), .text(daliugeState), .int(pollFailures), .double(Self.seconds(nextPollIn))])
-            if try row.optionalString("daliuge_state") != daliugeState {
-                var d = detail
-                d["message"] = .string(message)
-                d["daliuge_state"] = .string(daliugeState)
-                try await insertEvent(id, step: "poll", status: status, detail: d, on: conn)
-                return Date()
-            }
-            let since = try await conn.query("""
-                SELECT occurred_at FROM execution_events WHERE execution_id = $1::uuid AND step = 'poll' ORDER BY id DESC LIMIT 1
-                """, [.uuid(id)]).first?.date("occurred_at")
-            return since ?? Date()
+        var eventDetail = detail
+        eventDetail["message"] = .string(message)
+        eventDetail["daliuge_state"] = .string(daliugeState)
+        // One statement: lock and read the row, move next_poll_at, and only when the state changed
+        // write the event and its NOTIFY; else read since when the state has held.
+        let result = try await conn.query("""
+            WITH current AS (
+                SELECT uuid, status, step, daliuge_state FROM executions WHERE uuid = $1::uuid FOR UPDATE
+            ), moved AS (
+                UPDATE executions e SET daliuge_state = $3, poll_failures = $4,
+                                        next_poll_at = now() + make_interval(secs => $5), updated_at = now()
+                FROM current WHERE e.uuid = current.uuid AND current.step IS NOT DISTINCT FROM $2
+                RETURNING e.uuid
+            ), event AS (
+                INSERT INTO execution_events (execution_id, step, status, detail)
+                SELECT current.uuid, 'poll', current.status, $6::jsonb FROM current JOIN moved USING (uuid)
+                WHERE current.daliuge_state IS DISTINCT FROM $3
+                RETURNING execution_id, status, occurred_at
+            ), notified AS (
+                SELECT pg_notify($7, execution_id::text || ' ' || status || ' poll') FROM event
+            )
+            SELECT current.step, (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM notified) AS notified,
+                   (SELECT occurred_at FROM event) AS changed_at,
+                   (SELECT occurred_at FROM execution_events
+                    WHERE execution_id = $1::uuid AND step = 'poll' ORDER BY id DESC LIMIT 1) AS last_poll_event
+            FROM current
+            """, [.uuid(id), step.map(PGValue.text), .text(daliugeState), .int(pollFailures), .double(Self.seconds(nextPollIn)),
+                  .json(JSONValue.object(eventDetail).canonicalString), .text(Self.eventChannel)], name: "record poll")
+        guard let row = result.first else { throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased()) }
+        guard try row.int("moved") == 1 else {
+            throw ExecutionLedgerError.conflict("execution \(id.uuidString.lowercased()) moved to step \(try row.optionalString("step") ?? "-")")
         }
+        return try row.optionalDate("changed_at") ?? row.optionalDate("last_poll_event") ?? Date()
     }
 
     /// A step that failed for a reason that may pass (the DIM is down): the step stays, the

@@ -89,6 +89,7 @@ public final class PGConnection: @unchecked Sendable {
     /// server to cancel the running statement (PQcancel is safe to call from another thread).
     func onThread<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         let handle = self.handle
+        PGCallCounter.shared.increment()
         return try await withTaskCancellationHandler {
             try await thread.run {
                 guard let conn = handle.conn else { throw PostgresError.usage("the connection is closed") }

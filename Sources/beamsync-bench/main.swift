@@ -6,6 +6,12 @@ import Foundation
 
 // Fixed workloads that measure beamsync's hot paths. Run with `scripts/bench.sh` (release build).
 // Each line prints the figure, the goal from the issue, and the ratio goal/measured (>1 beats it).
+// `beamsync-bench engine` measures the execution engine instead (`scripts/bench-engine.sh`).
+
+if CommandLine.arguments.dropFirst().first == "engine" {
+    try await EngineBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 
 func measure(_ label: String, goalSeconds: Double, repeats: Int = 3, _ body: () -> Void) -> Double {
     var best = Double.infinity

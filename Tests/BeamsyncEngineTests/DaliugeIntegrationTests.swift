@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncTestSupport
 import Foundation
 import Testing
 @testable import BeamsyncEngine

@@ -1,3 +1,4 @@
+import BeamsyncTestSupport
 import Foundation
 import Testing
 @testable import BeamsyncEngine

@@ -2,6 +2,7 @@
 import BeamsyncModel
 import BeamsyncPlan
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 

@@ -158,6 +158,12 @@ public struct DIMPoller: Sendable {
     /// One reading: the session state, and for a terminal FINISHED or FAILED session the graph
     /// status (a FINISHED session with drops in error is failed). Throws only `CancellationError`.
     public func check(sessionID: String, dropNames: [String: String] = [:]) async throws -> PollReading {
+        try await check(sessionID: sessionID, dropNames: { dropNames })
+    }
+
+    /// `check` with the drop names looked up only when drops are in error. Throws
+    /// `CancellationError`, or what `dropNames` throws.
+    public func check(sessionID: String, dropNames: () async throws -> [String: String]) async throws -> PollReading {
         let status: SessionStatus
         do {
             status = try await observer.sessionStatus(sessionID)
@@ -178,7 +184,9 @@ public struct DIMPoller: Sendable {
                 }
                 return try reading(for: error, sessionID: sessionID)
             }
-            let failed = graph.errorDrops.map { FailedDrop(oid: $0, name: dropNames[$0]) }
+            let errorDrops = graph.errorDrops
+            let names = errorDrops.isEmpty ? [:] : try await dropNames()
+            let failed = errorDrops.map { FailedDrop(oid: $0, name: names[$0]) }
             if failed.isEmpty {
                 return status.state == .finished
                     ? .terminal(.finished)

@@ -9,6 +9,11 @@ import Foundation
 /// step never repeats its effect) and records the next step before anything else is called. A
 /// runner that stops at any point is resumed by any other runner from the recorded step.
 ///
+/// Up to `configuration.concurrency` executions advance at the same time, each on its own
+/// database connection (from a pool the runner owns) and its own HTTP transfer thread; the
+/// hand-over (`ExecutionLedger.due`) runs on a separate control connection. An execution is
+/// advanced by one task at a time: while a step runs, its lease keeps it out of `due`.
+///
 /// Several runners may run against one database: `ExecutionLedger.due` hands each execution to
 /// one runner at a time.
 public actor ExecutionRunner {
@@ -17,7 +22,14 @@ public actor ExecutionRunner {
     let logger: RunnerLogger?
     let http: HTTPClient
     let random: @Sendable () -> Double
+    /// For `due`, `nextDueAt` and `release`: single statements only, so concurrent tasks may share it.
     private var connection: PGConnection?
+    /// One connection per execution being advanced (steps run transactions).
+    private var workers: PGPool?
+    /// Executions being advanced by `run(until:)` right now.
+    private var active = 0
+    /// Translations in flight per Translator Manager (`translationsPerTM`).
+    let translations: HostGate
     /// Prepared physical graphs by execution (read from `graph_blobs`), for append, deploy and
     /// naming failed drops.
     var graphs: [UUID: PhysicalGraph] = [:]
@@ -27,75 +39,150 @@ public actor ExecutionRunner {
     public init(conninfo: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                 configuration: RunnerConfiguration? = nil, logger: RunnerLogger? = nil,
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        var configuration = configuration ?? RunnerConfiguration(environment: environment)
+        configuration.concurrency = max(1, configuration.concurrency)
         self.conninfo = conninfo
-        self.configuration = configuration ?? RunnerConfiguration(environment: environment)
+        self.configuration = configuration
         self.logger = logger
-        self.http = HTTPClient(threads: 2, name: "beamsync-runner-http")
+        // One transfer thread per execution that may be advancing, so concurrent polls of slow
+        // DIMs do not queue behind each other.
+        self.http = HTTPClient(threads: max(2, configuration.concurrency), name: "beamsync-runner-http",
+                               maxPerHost: configuration.callsPerHost)
         self.random = random
+        self.translations = HostGate(limit: max(1, configuration.translationsPerTM))
     }
 
-    /// Closes the runner's database connection.
+    /// HTTP requests this runner has sent (for metrics and benchmarks).
+    public nonisolated var httpRequestsSent: Int { http.requestsSent }
+
+    /// Closes the runner's database connections (a later pass opens new ones).
     public func close() async {
         await connection?.close()
         connection = nil
+        await workers?.close()
+        workers = nil
     }
 
-    /// One pass: takes every due execution and advances each one step (or one poll). Returns how
-    /// many executions it took. Database trouble is logged and reported as 0.
+    /// One pass: takes up to `batchSize` due executions and advances each one step (or one poll),
+    /// `concurrency` of them at a time. Returns how many executions it took. Database trouble is
+    /// logged and reported as 0.
     public func runOnce() async -> Int {
-        do {
-            let ledger = try await ledger()
-            let due = try await ledger.due(limit: configuration.batchSize, lease: configuration.lease)
+        let due = await takeDue(limit: configuration.batchSize)
+        let width = configuration.concurrency
+        await withTaskGroup(of: Void.self) { group in
+            var started = 0
             for execution in due {
-                if Task.isCancelled {
-                    try? await ledger.release(execution.id, retryIn: .zero)
-                    continue
-                }
-                await advance(execution, ledger: ledger)
+                if started >= width { await group.next() }
+                started += 1
+                group.addTask { await self.advancePooled(execution) }
             }
-            return due.count
-        } catch {
-            log(.error, "runner pass failed: \(error)")
-            if connection?.isBroken ?? false { connection = nil }
-            return 0
+            await group.waitForAll()
+        }
+        return due.count
+    }
+
+    /// Runs until `done` says so or the task is cancelled. Keeps up to `concurrency` executions
+    /// advancing: whenever one finishes its step, due executions fill the free slot, so a slow
+    /// Translator Manager or DIM holds up only the executions that wait on it. When nothing is
+    /// due it waits for the next due execution, waking early on `NOTIFY beamsync_executions`
+    /// (sent when an execution is created or cancelled). On cancellation the steps in flight are
+    /// cancelled and their executions handed back at once (their recorded step is repeated
+    /// safely by whoever takes them next); when `done` ends the loop, they finish first.
+    public func run(until done: @Sendable () async -> Bool = { false }) async {
+        let bell = Doorbell()
+        let listener = Task.detached { [conninfo, logger] in
+            await Self.listenForWakeUps(conninfo: conninfo, logger: logger, bell: bell)
+        }
+        defer { listener.cancel() }
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let free = configuration.concurrency - active
+                var asked = 0
+                var taken = 0
+                if free > 0 {
+                    asked = min(free, max(1, configuration.batchSize))
+                    let due = await takeDue(limit: asked)
+                    taken = due.count
+                    active += taken
+                    for execution in due {
+                        group.addTask {
+                            await self.advancePooled(execution)
+                            await self.stepFinished()
+                            await bell.ring()
+                        }
+                    }
+                }
+                if await done() || Task.isCancelled { break }
+                if taken > 0 && taken == asked { continue }  // there may be more
+                var wait = configuration.idleWait
+                if active < configuration.concurrency, let next = try? await control().nextDueAt() {
+                    let until = Duration.milliseconds(Int64((next.timeIntervalSinceNow * 1000).rounded(.up)))
+                    // Due already but not handed over (another runner's pick holds it): look again shortly.
+                    wait = min(wait, until > .zero ? until : .milliseconds(20))
+                }
+                if wait > .zero { await bell.wait(timeout: wait) }
+            }
         }
     }
 
-    /// Passes until `done` says so or the task is cancelled. Between passes it waits for the next
-    /// due execution, waking early on `NOTIFY beamsync_executions` (sent when an execution is
-    /// created or cancelled).
-    public func run(until done: @Sendable () async -> Bool = { false }) async {
-        var listener: PGConnection? = nil
-        defer { if let listener { Task { await listener.close() } } }
+    private func stepFinished() { active -= 1 }
+
+    /// Due executions from the control connection; [] (logged) when the database fails.
+    private func takeDue(limit: Int) async -> [ExecutionRecord] {
+        do {
+            return try await control().due(limit: limit, lease: configuration.lease)
+        } catch {
+            log(.error, "runner pass failed: \(error)")
+            if connection?.isBroken ?? false { connection = nil }
+            return []
+        }
+    }
+
+    /// Advances one execution on a connection of the worker pool.
+    private func advancePooled(_ execution: ExecutionRecord) async {
+        if Task.isCancelled {
+            await handBack(execution)
+            return
+        }
+        do {
+            try await workerPool().withConnection { conn in
+                await advance(execution, ledger: ExecutionLedger(conn: conn))
+            }
+        } catch {
+            // No connection: the lease runs out and any runner takes the execution again.
+            log(.error, "execution \(execution.name): no database connection for its step: \(error)")
+        }
+    }
+
+    /// Makes an execution due again at once, outside any cancelled task (a shut-down runner's
+    /// executions go straight to the next runner instead of waiting for their lease).
+    private func handBack(_ execution: ExecutionRecord) async {
+        let conninfo = self.conninfo
+        await Task.detached {
+            guard let conn = try? await PGConnection.connect(conninfo: conninfo) else { return }
+            try? await ExecutionLedger(conn: conn).release(execution.id, retryIn: .zero)
+            await conn.close()
+        }.value
+    }
+
+    /// Rings `bell` for every `NOTIFY beamsync_executions`; reconnects after failures.
+    private static func listenForWakeUps(conninfo: String, logger: RunnerLogger?, bell: Doorbell) async {
         while !Task.isCancelled {
-            let taken = await runOnce()
-            if await done() || Task.isCancelled { break }
-            if taken > 0 { continue }
-            if listener == nil || listener?.isBroken == true {
-                listener = try? await PGConnection.connect(conninfo: conninfo)
-                if let l = listener {
-                    do { try await l.listen(ExecutionLedger.wakeChannel) } catch { listener = nil }
+            guard let listener = try? await PGConnection.connect(conninfo: conninfo) else {
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            do {
+                try await listener.listen(ExecutionLedger.wakeChannel)
+                while !Task.isCancelled {
+                    if try await listener.waitForNotification(timeout: .seconds(30)) != nil { await bell.ring() }
                 }
+            } catch is CancellationError {
+            } catch {
+                logger?.emit(.warning, "LISTEN connection failed: \(error); reconnecting", [:])
+                try? await Task.sleep(for: .seconds(1))
             }
-            var wait = configuration.idleWait
-            if let next = try? await ledger().nextDueAt() {
-                let until = next.timeIntervalSinceNow
-                wait = min(wait, .milliseconds(Int64(max(0, until) * 1000)))
-            }
-            if wait <= .zero { continue }
-            if let listener {
-                do {
-                    _ = try await listener.waitForNotification(timeout: wait)
-                } catch is CancellationError {
-                    break
-                } catch {
-                    log(.warning, "LISTEN connection failed: \(error); reconnecting")
-                    await listener.close()
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            } else {
-                try? await Task.sleep(for: wait)
-            }
+            await listener.close()
         }
     }
 
@@ -112,11 +199,13 @@ public actor ExecutionRunner {
                 try? await ledger.release(execution.id, retryIn: .seconds(5))
             }
         } catch {
-            log(.error, "execution \(execution.name) at step \(execution.step ?? "-"): \(error)")
-            if connection?.isBroken ?? false {
-                connection = nil
+            if Task.isCancelled {
+                log(.info, "execution \(execution.name): step \(execution.step ?? "-") interrupted by shutdown; handed back")
+                await handBack(execution)
             } else {
-                try? await ledger.release(execution.id, retryIn: .seconds(5))
+                log(.error, "execution \(execution.name) at step \(execution.step ?? "-"): \(error)")
+                // A broken connection goes back to the pool, which closes it.
+                if !ledger.conn.isBroken { try? await ledger.release(execution.id, retryIn: .seconds(5)) }
             }
         }
     }
@@ -168,7 +257,7 @@ public actor ExecutionRunner {
             backend: backend, daliugeState: daliugeState, lastError: message, failedDrops: failedDrops))
     }
 
-    func log(_ level: RunnerLogger.Level, _ message: String, _ metadata: [String: String] = [:]) {
+    nonisolated func log(_ level: RunnerLogger.Level, _ message: String, _ metadata: [String: String] = [:]) {
         logger?.emit(level, message, metadata)
     }
 
@@ -185,11 +274,69 @@ public actor ExecutionRunner {
         return delay * max(0.05, factor)
     }
 
-    private func ledger() async throws -> ExecutionLedger {
+    /// The ledger on the control connection (single statements only).
+    private func control() async throws -> ExecutionLedger {
         if let connection, !connection.isBroken { return ExecutionLedger(conn: connection) }
         let conn = try await PGConnection.connect(conninfo: conninfo)
         connection = conn
         return ExecutionLedger(conn: conn)
+    }
+
+    private func workerPool() -> PGPool {
+        if let workers { return workers }
+        let pool = PGPool(conninfo: conninfo, maxConnections: configuration.concurrency)
+        workers = pool
+        return pool
+    }
+}
+
+/// Wakes the runner loop: a finished step or a notification rings it; the loop waits for a ring
+/// or a timeout. A ring while nobody waits is kept for the next wait.
+actor Doorbell {
+    private var rung = false
+    private var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+    private var nextID: UInt64 = 0
+
+    func ring() {
+        if let waiter {
+            self.waiter = nil
+            waiter.continuation.resume()
+        } else {
+            rung = true
+        }
+    }
+
+    /// Returns at the next ring (or at once if one came since the last wait), after `timeout`,
+    /// or when the task is cancelled.
+    func wait(timeout: Duration) async {
+        if rung {
+            rung = false
+            return
+        }
+        let id = nextID
+        nextID += 1
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                if Task.isCancelled {
+                    continuation.resume()
+                } else {
+                    waiter = (id, continuation)
+                }
+            }
+        } onCancel: {
+            Task { await self.expire(id) }
+        }
+        timer.cancel()
+    }
+
+    private func expire(_ id: UInt64) {
+        guard let waiter, waiter.id == id else { return }
+        self.waiter = nil
+        waiter.continuation.resume()
     }
 }
 

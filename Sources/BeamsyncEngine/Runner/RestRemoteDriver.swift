@@ -67,7 +67,7 @@ struct RestRemoteDriver {
         }
         let physical: PhysicalGraph
         do {
-            physical = try await translator.translate(logicalGraph: graph, profile: profile)
+            physical = try await translateOneAtATime(graph)
         } catch {
             switch error {
             case .rejected(let http):
@@ -100,6 +100,20 @@ struct RestRemoteDriver {
             message: "translated into \(physical.drops.count) drops (\(physical.roots.count) root(s)); "
                 + "creating session \(sessionID) on DIM \(dim.endpoint.baseURL)",
             detail: counts, submissionState: .inFlight, daliugeSessionID: sessionID))
+    }
+
+    /// `translator.translate`, waiting its turn at this Translator Manager (`translationsPerTM`).
+    private func translateOneAtATime(_ graph: [UInt8]) async throws(TranslatorError) -> PhysicalGraph {
+        let tm = translator.endpoint.baseURL
+        guard await runner.translations.enter(tm) else { throw .cancelled }
+        let result: Result<PhysicalGraph, TranslatorError>
+        do {
+            result = .success(try await translator.translate(logicalGraph: graph, profile: profile))
+        } catch {
+            result = .failure(error)
+        }
+        await runner.translations.leave(tm)
+        return try result.get()
     }
 
     struct Problem: Error {
@@ -296,9 +310,9 @@ struct RestRemoteDriver {
 
     private func poll(_ e: ExecutionRecord) async throws {
         guard let sessionID = e.daliugeSessionID else { return try await runner.fail(e, ledger: ledger, "no session id") }
-        let names = try await physicalGraph(e)?.dropNames ?? [:]
         let poller = DIMPoller(observer: dim, policy: config.poll, random: runner.random)
-        let reading = try await poller.check(sessionID: sessionID, dropNames: names)
+        // Drop names are looked up only for a session with drops in error.
+        let reading = try await poller.check(sessionID: sessionID, dropNames: { try await physicalGraph(e)?.dropNames ?? [:] })
         let policy = config.poll
         let running = Duration.seconds(max(0, -(e.startedAt ?? e.createdAt).timeIntervalSinceNow))
         switch reading {

@@ -33,8 +33,23 @@ public enum RunnerStep {
 public struct RunnerConfiguration: Sendable {
     /// false: every execution runs through the simulated backend, which contacts nothing.
     public var useRealBackends: Bool
-    /// How many due executions one pass takes.
+    /// How many due executions one pass (`runOnce`) takes.
     public var batchSize: Int = 16
+    /// How many executions one runner advances at the same time (`BEAMSYNC_RUNNER_CONCURRENCY`,
+    /// `beamsync run --runner-concurrency`). Each advancing execution has its own database
+    /// connection and HTTP transfer thread, so a slow Translator Manager or DIM holds up only the
+    /// executions waiting on it.
+    public var concurrency: Int = RunnerConfiguration.defaultConcurrency
+    public static let defaultConcurrency = 8
+    /// At most this many calls to one Translator Manager or DIM at once. DALiuGE's managers
+    /// listen with a backlog of 5: connections beyond it are dropped and the kernel retries
+    /// them a second later, so more than 4 at once makes every call slower, not faster.
+    public var callsPerHost: Int = 4
+    /// At most this many translations at once per Translator Manager. DALiuGE 6.6.0's TM imports
+    /// and patches `metis` on its first partitioning without a lock: two first partitionings at
+    /// once fail with HTTP 500 (`module 'metis' has no attribute 'part_graph'`). A TM is one
+    /// Python process, so translating one graph at a time costs little.
+    public var translationsPerTM: Int = 1
     /// How long a runner owns an execution it took (a runner that dies mid-step gives it up
     /// after this); longer than any single backend call.
     public var lease: Duration = .seconds(300)
@@ -62,9 +77,25 @@ public struct RunnerConfiguration: Sendable {
         self.useRealBackends = useRealBackends
     }
 
+    /// Reads `BEAMPIPE_USE_REAL_BACKENDS`, `BEAMSYNC_CA_FILE` and `BEAMSYNC_RUNNER_CONCURRENCY`
+    /// (a malformed concurrency keeps the default; `concurrency(from:)` reports it).
     public init(environment: [String: String]) {
         self.init(useRealBackends: Self.useRealBackends(environment))
         if let ca = environment["BEAMSYNC_CA_FILE"], !ca.isEmpty { caFile = ca }
+        if let width = try? Self.concurrency(from: environment) { concurrency = width }
+    }
+
+    /// `BEAMSYNC_RUNNER_CONCURRENCY`: nil when unset, an error naming the variable when it is not
+    /// a whole number from 1 to 256.
+    public static func concurrency(from environment: [String: String]) throws(EngineConfigurationError) -> Int? {
+        guard let text = environment["BEAMSYNC_RUNNER_CONCURRENCY"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            return nil
+        }
+        guard let value = Int(text), (1...256).contains(value) else {
+            throw EngineConfigurationError(field: "BEAMSYNC_RUNNER_CONCURRENCY",
+                                           message: "'\(text)' is not a whole number from 1 to 256 (default \(defaultConcurrency))")
+        }
+        return value
     }
 
     /// `BEAMPIPE_USE_REAL_BACKENDS` is true when it says true, 1, yes or on (any case).

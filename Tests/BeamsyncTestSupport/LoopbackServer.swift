@@ -3,43 +3,53 @@ import Foundation
 import Glibc
 #endif
 
+/// Test helpers shared by the engine and CLI tests (a target of its own, not a test target).
+
 /// A tiny HTTP/1.1 server on 127.0.0.1 for client tests: one thread accepts, one thread per
 /// connection answers with whatever `respond` returns, then closes the connection.
-final class LoopbackServer: @unchecked Sendable {
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [(String, String)]
-        var body: [UInt8]
+public final class LoopbackServer: @unchecked Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
-        var text: String { String(decoding: body, as: UTF8.self) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    struct Response: Sendable {
-        var status: Int = 200
-        var headers: [(String, String)] = [("Content-Type", "application/json")]
-        var body: [UInt8] = Array("{}".utf8)
+    public struct Response: Sendable {
+        public var status: Int = 200
+        public var headers: [(String, String)] = [("Content-Type", "application/json")]
+        public var body: [UInt8] = Array("{}".utf8)
         /// Wait this long before answering (to provoke client timeouts).
-        var delay: Double = 0
+        public var delay: Double = 0
 
-        static func json(_ status: Int, _ text: String) -> Response {
+        public init(status: Int = 200, headers: [(String, String)] = [("Content-Type", "application/json")],
+                    body: [UInt8] = Array("{}".utf8), delay: Double = 0) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+        }
+
+        public static func json(_ status: Int, _ text: String) -> Response {
             Response(status: status, body: Array(text.utf8))
         }
-        static func text(_ status: Int, _ text: String, type: String = "text/plain") -> Response {
+        public static func text(_ status: Int, _ text: String, type: String = "text/plain") -> Response {
             Response(status: status, headers: [("Content-Type", type)], body: Array(text.utf8))
         }
     }
 
-    let port: Int
+    public let port: Int
     private let listener: Int32
     private let respond: @Sendable (Request) -> Response
     private let lock = NSLock()
     private var received: [Request] = []
 
-    init(respond: @escaping @Sendable (Request) -> Response) throws {
+    public init(respond: @escaping @Sendable (Request) -> Response) throws {
         self.respond = respond
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
@@ -66,13 +76,13 @@ final class LoopbackServer: @unchecked Sendable {
         thread.start()
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    var requests: [Request] { lock.withLock { received } }
+    public var requests: [Request] { lock.withLock { received } }
 
     /// Wakes the accept thread, which then closes the socket itself: closing it here could let
     /// a new server reuse the descriptor while the old thread still accepts on it.
-    func stop() {
+    public func stop() {
         lock.withLock { stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
     }
@@ -138,7 +148,7 @@ final class LoopbackServer: @unchecked Sendable {
 
 /// A TCP port on 127.0.0.1 that nothing listens on (bound, then closed; the kernel does not
 /// hand a just-released ephemeral port out again at once).
-func closedLoopbackPort() throws -> Int {
+public func closedLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EIO) }
     defer { close(fd) }
@@ -157,10 +167,10 @@ func closedLoopbackPort() throws -> Int {
 
 /// A child process started with posix_spawn (Foundation's `Process.waitUntilExit` spins a CPU
 /// on Linux when called off the main thread). Output goes to /dev/null.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
 
-    init(_ path: String, _ arguments: [String]) throws {
+    public init(_ path: String, _ arguments: [String]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -191,7 +201,7 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Blocks until the child exits; returns its exit status (or 128 + signal).
     @discardableResult
-    func wait() -> Int32 {
+    public func wait() -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let low = status & 0x7f
@@ -199,7 +209,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL if the child is still there after 5 s.
-    func terminate() {
+    public func terminate() {
         kill(pid, SIGTERM)
         for _ in 0..<50 {
             var status: Int32 = 0
@@ -211,7 +221,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Runs a command to completion.
-    static func run(_ path: String, _ arguments: [String]) throws -> Int32 {
+    public static func run(_ path: String, _ arguments: [String]) throws -> Int32 {
         try ChildProcess(path, arguments).wait()
     }
 }
