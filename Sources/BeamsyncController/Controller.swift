@@ -220,6 +220,7 @@ public actor Controller {
                 var loadOptions = LoadOptions()
                 loadOptions.externalProfiles = live.externalProfiles
                 let loaded = DesiredStateLoader.load(files: snapshot.files, options: loadOptions, cache: cache)
+                cache.retain(onlyFilesOf: snapshot.files)
                 guard let desired = loaded.state else { throw DesiredStateRejected(diagnostics: loaded.diagnostics) }
                 return (desired, PlanOptions(policy: desired.policy, prune: overrides.prune, heal: overrides.heal, adopt: overrides.adopt))
             }, source: "\(source.url)@\(snapshot.displayRevision)", actor: options.actor, revision: revision)

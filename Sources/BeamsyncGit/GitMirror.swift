@@ -24,6 +24,7 @@ public final class GitMirror: @unchecked Sendable {
 
     static let headsRefspec = "+refs/heads/*:refs/remotes/origin/*"
     static let tagsRefspec = "+refs/tags/*:refs/tags/*"
+    static let fetchRefspecs = [headsRefspec, tagsRefspec]
 
     /// The URL `origin` fetches from.
     public var url: String { lock.withLock { originURL } }
@@ -40,7 +41,7 @@ public final class GitMirror: @unchecked Sendable {
             throw GitError.notAMirror(path: path, reason: error.description)
         }
         guard repository.isBare else { throw GitError.notAMirror(path: path, reason: "it is not a bare repository") }
-        guard let origin = try? Remote.lookup(repository, name: "origin"), let url = origin.url else {
+        guard let url = repository.configString("remote.origin.url") else {
             throw GitError.notAMirror(path: path, reason: "it has no remote named origin")
         }
         return GitMirror(path: path, repository: repository, url: url)

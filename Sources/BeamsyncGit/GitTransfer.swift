@@ -104,7 +104,7 @@ final class FetchJob: @unchecked Sendable {
     private func performFetch() -> Result<Void, Error> {
         do {
             let repository = try Repository.open(path: path)
-            let origin = try Remote.lookup(repository, name: "origin")
+            let origin = try Remote.anonymous(repository, url: url)
             var options = git_fetch_options()
             git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
             options.prune = GIT_FETCH_PRUNE
@@ -116,7 +116,10 @@ final class FetchJob: @unchecked Sendable {
             options.callbacks.transfer_progress = fetchJobTransferProgress
             options.callbacks.sideband_progress = fetchJobSideband
             options.callbacks.update_tips = fetchJobUpdateTips
-            let code = git_remote_fetch(origin.pointer, nil, &options, "beamsync: fetch")
+            // origin's refspecs, given here because the remote is unnamed (see `Remote.anonymous`).
+            let code = GitMirror.fetchRefspecs.withGitStrArray { refspecs in
+                git_remote_fetch(origin.pointer, refspecs, &options, "beamsync: fetch")
+            }
             if code < 0 { throw failure(code) }
             return .success(())
         } catch {

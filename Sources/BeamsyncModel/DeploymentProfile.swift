@@ -204,7 +204,9 @@ public enum DeploymentKind: String, Sendable, Codable, CaseIterable {
 
 public enum DeploymentTarget: Sendable, Hashable {
     case restRemote(RestRemoteDeployment)
-    case slurmRemote(SlurmRemoteDeployment)
+    /// Boxed: a Slurm deployment is eight times the size of a REST one, and an unboxed case would
+    /// make every profile (10,000 of them in a large repository's parse cache) that large.
+    indirect case slurmRemote(SlurmRemoteDeployment)
 
     public var kind: DeploymentKind {
         switch self {

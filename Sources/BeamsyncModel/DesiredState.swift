@@ -477,4 +477,14 @@ public final class ParsedFileCache: @unchecked Sendable {
         defer { lock.unlock() }
         return entries.count
     }
+
+    /// Drops every entry that is not a file of `files` (the tree just loaded): a controller keeps
+    /// the parses of its current revision, not of every blob it has ever seen.
+    public func retain(onlyFilesOf files: [SourceFile]) {
+        let wanted = Set(files.compactMap { f in f.blobID.map { Self.key(f.path, $0) } })
+        lock.lock()
+        defer { lock.unlock() }
+        entries = entries.filter { wanted.contains($0.key) }
+        order.removeAll { entries[$0] == nil }
+    }
 }

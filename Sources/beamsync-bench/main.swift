@@ -88,6 +88,7 @@ try generateProfiles(count: 10_000, in: workDir)
 print("beamsync bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, workload: 10,000 profile files (\(workDir.path))")
 
 // `beamsync-bench [validate|store|noop|controller ...]` runs only the named groups (all by default).
+// `profile-parse`, `profile-plan` and `profile-apply` run one phase alone, for `perf record`.
 let groups = Set(CommandLine.arguments.dropFirst())
 func selected(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
 
