@@ -12,7 +12,9 @@ trap 'bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "
 
 cc -O2 -o "$work/yaml_floor" bench/yaml_floor.c -lyaml
 export BEAMSYNC_BENCH_YAML_FLOOR="$work/yaml_floor"
-export BEAMSYNC_BENCH_DATABASE_URL="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_BENCH_PG_PORT:-55449}" | tail -n 1)"
+# Assigned first, then exported: `export X="$(...)"` would hide a failed start from set -e.
+pg_url="$(bash scripts/postgres.sh start "$work/pg" "${BEAMSYNC_BENCH_PG_PORT:-55449}" | tail -n 1)"
+export BEAMSYNC_BENCH_DATABASE_URL="$pg_url"
 
 swift build -c release --product beamsync-bench
 swift build -c release --product beamsync
