@@ -119,6 +119,23 @@ public struct PlanApplier: Sendable {
             }
             for (c, id) in zip(triggers, ids) { result.executionIDs[c.name] = id }
             result.triggered = triggers.count
+            // Their first step, as the ledger records it for executions created from the CLI.
+            let idArray = PGValue.text("{" + ids.joined(separator: ",") + "}")
+            _ = try await conn.pipeline([
+                ("""
+                 INSERT INTO execution_events (execution_id, step, status, detail)
+                 SELECT e.uuid, 'created', 'pending',
+                        jsonb_build_object('message', format('created by %s from %s with profile ''%s'' (revision %s)', e.created_by,
+                                                              coalesce(e.source_revision, 'a working directory'), p.name,
+                                                              e.deployment_profile_revision),
+                                           'graph_sha256', e.graph_sha256)
+                 FROM executions e JOIN daliuge_deployment_profile p ON p.uuid = e.deployment_profile_id
+                 WHERE e.uuid = ANY($1::uuid[])
+                 ORDER BY e.uuid
+                 """, [idArray]),
+                ("SELECT pg_notify('\(ExecutionLedger.eventChannel)', id::text || ' pending created') FROM unnest($1::uuid[]) AS id",
+                 [idArray]),
+            ])
             _ = try await conn.query("SELECT pg_notify('beamsync_executions', $1)", [.text(ids.joined(separator: ","))])
         }
 

@@ -112,8 +112,7 @@ struct RunnerKillTests {
         let id = try atKill.uuid("uuid")
         let events = try await conn.query("SELECT step, occurred_at FROM execution_events WHERE execution_id = $1 ORDER BY id", [.uuid(id)])
         let steps = try events.rows.map { try $0.string("step") }.filter { $0 != "poll" && $0 != "retry" }
-        // (An execution created by an apply has its audit 'trigger' row instead of a 'created' event.)
-        #expect(steps == ["translating", "session_creating", "graph_appending", "deploying", "deployed", "completed"])
+        #expect(steps == ["created", "translating", "session_creating", "graph_appending", "deploying", "deployed", "completed"])
         let completedAt = try #require(try events.rows.last { try $0.string("step") == "completed" }?.date("occurred_at"))
         #expect(completedAt > killedAt, "completed was recorded by the restarted process")
         #expect(try await conn.query("SELECT count(*) AS n FROM executions").single().int("n") == 1,

@@ -194,6 +194,11 @@ struct ReconcileTests {
             let row = try await conn.query("SELECT deployment_profile_snapshot->'deployment'->>'deploy_port' AS port, deployment_profile_revision AS rev, graph_sha256 FROM executions").single()
             #expect(try row.string("port") == "8001" && row.int("rev") == 1)
             #expect(try row.string("graph_sha256") == SHA256Digest.hex(Array("{}".utf8)))
+            // Its history starts like a CLI-created execution's: one `created` step, naming the revision.
+            let id = try #require(UUID(uuidString: first.executionIDs["e1"] ?? ""))
+            let events = try await ExecutionLedger(conn: conn).events(of: id)
+            #expect(events.map(\.step) == ["created"])
+            #expect(events.first?.detail?["message"]?.stringValue?.contains("from r1 with profile 'a' (revision 1)") == true)
         }
     }
 }
