@@ -68,6 +68,12 @@ struct ExecutionsCreate: AsyncParsableCommand {
             throw ValidationError("provide only one of --profile or --profile-id")
         }
         _ = try GraphSource.parse(file: graph, url: graphURL, sha256: graphSHA256)
+        // The runner in this process reads it too; refused here as `beamsync run` refuses it.
+        do {
+            _ = try RunnerConfiguration.concurrency(from: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error); unset it")
+        }
     }
 
     func run() async throws {

@@ -66,7 +66,7 @@ struct ExecutionsCreateURLOptionTests {
     }
 }
 
-@Suite("beamsync run: runner concurrency")
+@Suite("Runner concurrency settings on the command line")
 struct RunConcurrencyOptionTests {
     @Test("--runner-concurrency and BEAMSYNC_RUNNER_CONCURRENCY outside 1...256 are refused before anything starts")
     func refusals() throws {
@@ -79,6 +79,11 @@ struct RunConcurrencyOptionTests {
         #expect(r.status == 64, "\(r.stderr)")
         #expect(r.stderr.contains("BEAMSYNC_RUNNER_CONCURRENCY: 'lots' is not a whole number from 1 to 256 (default 8); "
                                   + "unset it or use --runner-concurrency"), "\(r.stderr)")
+        #expect(!r.stderr.contains("127.0.0.1:1"), "no database was contacted")
+        // `executions create` runs the same runner in its own process, and refuses it the same way.
+        r = try runBeamsync(["executions", "create", "--project", "p", "--graph", "/nonexistent.graph"], environment: env)
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("BEAMSYNC_RUNNER_CONCURRENCY: 'lots' is not a whole number from 1 to 256 (default 8); unset it"), "\(r.stderr)")
         #expect(!r.stderr.contains("127.0.0.1:1"), "no database was contacted")
     }
 }
