@@ -328,46 +328,14 @@ public struct ExecutionLedger: Sendable {
                 throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased())
             }
             let current = try ExecutionRecord(row: row)
-            if let expecting, expecting.status != current.status || expecting.step != current.step {
-                throw ExecutionLedgerError.conflict("execution '\(current.name)' moved to \(current.status.rawValue)/\(current.step ?? "-") "
-                                                    + "while expected at \(expecting.status.rawValue)/\(expecting.step ?? "-")")
-            }
-            let target = change.status ?? current.status
-            if target != current.status {
-                guard ExecutionStatusMachine.allows(from: current.status, to: target) else {
-                    throw ExecutionLedgerError.illegalTransition(execution: current.name, from: current.status, to: target)
-                }
-            } else if current.status.isTerminal {
-                throw ExecutionLedgerError.alreadyTerminal(execution: current.name, status: current.status)
-            }
-            let terminal = target.isTerminal
+            let target = try Self.checkedTarget(of: change, from: current.status, name: current.name)
             let updated = try await conn.query("""
-                UPDATE executions SET
-                    status = $2::text, step = $3,
-                    submission_state = COALESCE($4, submission_state),
-                    daliuge_session_id = COALESCE($5, daliuge_session_id),
-                    backend = COALESCE($6, backend),
-                    simulated = COALESCE($7, simulated),
-                    daliuge_state = COALESCE($8, daliuge_state),
-                    last_error = COALESCE($9, last_error),
-                    failed_drops = COALESCE($10, failed_drops),
-                    poll_failures = 0,
-                    next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
-                    started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-                    completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
-                    updated_at = now()
+                UPDATE executions SET \(Self.transitionColumns)
                 WHERE uuid = $1::uuid
                 RETURNING *
-                """,
-                [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
-                 change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
-                 change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
-                 .bool(terminal), .double(Self.seconds(change.nextPollIn))], name: "execution transition")
-            var detail = change.detail
-            detail["message"] = .string(change.message)
-            if target != current.status { detail["from_status"] = .string(current.status.rawValue) }
-            if let error = change.lastError { detail["error"] = .string(error) }
-            try await insertEvent(id, step: change.step, status: target, detail: detail, on: conn)
+                """, Self.transitionParameters(id, target, change), name: "execution transition")
+            try await insertEvent(id, step: change.step, status: target, detail: Self.eventDetail(change, from: current.status, to: target),
+                                  on: conn)
             return try ExecutionRecord(row: try updated.single())
         }
         return record
@@ -376,36 +344,19 @@ public struct ExecutionLedger: Sendable {
     /// `transition` from a known place, in one statement.
     private func transition(_ id: UUID, from expecting: (status: ExecutionStatus, step: String?),
                             _ change: ExecutionTransition) async throws -> ExecutionRecord {
-        let target = change.status ?? expecting.status
-        let name = { (try? await self.get(id: id))?.name ?? id.uuidString.lowercased() }
-        if target != expecting.status {
-            guard ExecutionStatusMachine.allows(from: expecting.status, to: target) else {
-                throw ExecutionLedgerError.illegalTransition(execution: await name(), from: expecting.status, to: target)
-            }
-        } else if expecting.status.isTerminal {
-            throw ExecutionLedgerError.alreadyTerminal(execution: await name(), status: expecting.status)
+        let target: ExecutionStatus
+        do {
+            target = try Self.checkedTarget(of: change, from: expecting.status, name: id.uuidString.lowercased())
+        } catch {
+            // The same refusal, naming the execution (its name is read only now that it is refused).
+            let name = (try? await get(id: id))?.name ?? id.uuidString.lowercased()
+            _ = try Self.checkedTarget(of: change, from: expecting.status, name: name)
+            throw error  // not reached: the line above throws
         }
-        var detail = change.detail
-        detail["message"] = .string(change.message)
-        if target != expecting.status { detail["from_status"] = .string(expecting.status.rawValue) }
-        if let error = change.lastError { detail["error"] = .string(error) }
-        let terminal = target.isTerminal
+        let detail = Self.eventDetail(change, from: expecting.status, to: target)
         let updated = try await conn.query("""
             WITH moved AS (
-                UPDATE executions SET
-                    status = $2::text, step = $3,
-                    submission_state = COALESCE($4, submission_state),
-                    daliuge_session_id = COALESCE($5, daliuge_session_id),
-                    backend = COALESCE($6, backend),
-                    simulated = COALESCE($7, simulated),
-                    daliuge_state = COALESCE($8, daliuge_state),
-                    last_error = COALESCE($9, last_error),
-                    failed_drops = COALESCE($10, failed_drops),
-                    poll_failures = 0,
-                    next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
-                    started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-                    completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
-                    updated_at = now()
+                UPDATE executions SET \(Self.transitionColumns)
                 WHERE uuid = $1::uuid AND status = $13 AND step IS NOT DISTINCT FROM $14
                 RETURNING *
             ), event AS (
@@ -414,10 +365,7 @@ public struct ExecutionLedger: Sendable {
             )
             SELECT moved.*, pg_notify($16, $17) FROM moved
             """,
-            [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
-             change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
-             change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
-             .bool(terminal), .double(Self.seconds(change.nextPollIn)), .text(expecting.status.rawValue), expecting.step.map(PGValue.text),
+            Self.transitionParameters(id, target, change) + [.text(expecting.status.rawValue), expecting.step.map(PGValue.text),
              .json(JSONValue.object(detail).canonicalString), .text(Self.eventChannel),
              .text("\(id.uuidString.lowercased()) \(target.rawValue) \(change.step)")],
             name: "execution transition")
@@ -425,6 +373,54 @@ public struct ExecutionLedger: Sendable {
         guard let current = try await get(id: id) else { throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased()) }
         throw ExecutionLedgerError.conflict("execution '\(current.name)' moved to \(current.status.rawValue)/\(current.step ?? "-") "
                                             + "while expected at \(expecting.status.rawValue)/\(expecting.step ?? "-")")
+    }
+
+    /// The columns a transition writes; parameters $1–$12 as `transitionParameters` gives them.
+    private static let transitionColumns = """
+        status = $2::text, step = $3,
+        submission_state = COALESCE($4, submission_state),
+        daliuge_session_id = COALESCE($5, daliuge_session_id),
+        backend = COALESCE($6, backend),
+        simulated = COALESCE($7, simulated),
+        daliuge_state = COALESCE($8, daliuge_state),
+        last_error = COALESCE($9, last_error),
+        failed_drops = COALESCE($10, failed_drops),
+        poll_failures = 0,
+        next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
+        started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+        completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
+        updated_at = now()
+        """
+
+    private static func transitionParameters(_ id: UUID, _ target: ExecutionStatus, _ change: ExecutionTransition) -> [PGValue?] {
+        [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
+         change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
+         change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
+         .bool(target.isTerminal), .double(seconds(change.nextPollIn))]
+    }
+
+    /// The status `change` leads to from `current`, if beampipe's status machine allows it.
+    private static func checkedTarget(of change: ExecutionTransition, from current: ExecutionStatus,
+                                      name: String) throws -> ExecutionStatus {
+        let target = change.status ?? current
+        if target != current {
+            guard ExecutionStatusMachine.allows(from: current, to: target) else {
+                throw ExecutionLedgerError.illegalTransition(execution: name, from: current, to: target)
+            }
+        } else if current.isTerminal {
+            throw ExecutionLedgerError.alreadyTerminal(execution: name, status: current)
+        }
+        return target
+    }
+
+    /// The `execution_events` detail of a transition.
+    private static func eventDetail(_ change: ExecutionTransition, from current: ExecutionStatus,
+                                    to target: ExecutionStatus) -> [String: JSONValue] {
+        var detail = change.detail
+        detail["message"] = .string(change.message)
+        if target != current { detail["from_status"] = .string(current.rawValue) }
+        if let error = change.lastError { detail["error"] = .string(error) }
+        return detail
     }
 
     /// Records one poll reading that changes no status: the DIM's state, the run of failed
