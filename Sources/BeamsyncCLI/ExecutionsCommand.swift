@@ -317,9 +317,7 @@ enum ExecutionFollower {
 
 enum ExecutionOutput {
     static func time(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
+        UTCTimestamp(date).iso8601()
     }
 
     static func line(_ event: ExecutionEvent, style: TerminalStyle) -> String {

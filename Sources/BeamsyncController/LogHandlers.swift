@@ -1,3 +1,4 @@
+import BeamsyncModel
 import Foundation
 import Logging
 
@@ -37,7 +38,7 @@ public struct BeamsyncLogHandler: LogHandler {
     }
 
     static func render(format: Format, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, date: Date) -> String {
-        let time = ISO8601DateFormatter().string(from: date)
+        let time = UTCTimestamp(date).iso8601(milliseconds: true)
         switch format {
         case .text:
             let extras = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

@@ -199,6 +199,7 @@ public enum DesiredStateLoader {
         } else {
             for i in files.indices { work(i) }
         }
+        cache?.consolidate()
         return results.values()
     }
 
@@ -429,62 +430,4 @@ final class UnsafeResultBuffer<T>: @unchecked Sendable {
     }
 
     func values() -> [T] { storage.map { $0! } }
-}
-
-/// Parsed files by (path, git blob id): an unchanged blob is never parsed twice. Thread-safe;
-/// bounded (least recently stored entries are dropped first).
-public final class ParsedFileCache: @unchecked Sendable {
-    private var entries: [String: DesiredStateLoader.ParsedFile] = [:]
-    private var order: [String] = []
-    private let lock = NSLock()
-    public let capacity: Int
-    public private(set) var hits = 0
-    public private(set) var misses = 0
-
-    public init(capacity: Int = 50_000) { self.capacity = capacity }
-
-    private static func key(_ path: String, _ blob: String) -> String { blob + "\u{0}" + path }
-
-    /// Whether a parse of this blob at this path is cached (its bytes need not be read).
-    public func contains(path: String, blobID: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return entries[Self.key(path, blobID)] != nil
-    }
-
-    func lookup(path: String, blobID: String) -> DesiredStateLoader.ParsedFile? {
-        lock.lock()
-        defer { lock.unlock() }
-        let hit = entries[Self.key(path, blobID)]
-        if hit == nil { misses += 1 } else { hits += 1 }
-        return hit
-    }
-
-    func store(_ parsed: DesiredStateLoader.ParsedFile, path: String, blobID: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        let k = Self.key(path, blobID)
-        if entries.updateValue(parsed, forKey: k) == nil { order.append(k) }
-        if order.count > capacity {
-            let drop = order.count - capacity
-            for old in order.prefix(drop) { entries[old] = nil }
-            order.removeFirst(drop)
-        }
-    }
-
-    public var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return entries.count
-    }
-
-    /// Drops every entry that is not a file of `files` (the tree just loaded): a controller keeps
-    /// the parses of its current revision, not of every blob it has ever seen.
-    public func retain(onlyFilesOf files: [SourceFile]) {
-        let wanted = Set(files.compactMap { f in f.blobID.map { Self.key(f.path, $0) } })
-        lock.lock()
-        defer { lock.unlock() }
-        entries = entries.filter { wanted.contains($0.key) }
-        order.removeAll { entries[$0] == nil }
-    }
 }

@@ -215,12 +215,8 @@ public struct ExecutionLedger: Sendable {
         """
 
     static func generatedName(project: String, now: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
         let suffix = UUID().uuidString.prefix(6).lowercased()
-        return "\(project)-\(f.string(from: now))-\(suffix)"
+        return "\(project)-\(UTCTimestamp(now).compact)-\(suffix)"
     }
 
     // MARK: Reads
@@ -479,7 +475,7 @@ public struct ExecutionLedger: Sendable {
             }
             let record = try ExecutionRecord(row: row)
             try await insertEvent(id, step: "retry", status: record.status, detail: [
-                "message": .string("\(step ?? "-") will be retried in \(Self.seconds(retryIn).formatted(.number.precision(.fractionLength(0...1))))s (failure \(failures)): \(error)"),
+                "message": .string("\(step ?? "-") will be retried in \(Self.tenths(Self.seconds(retryIn)))s (failure \(failures)): \(error)"),
                 "retrying_step": step.map(JSONValue.string) ?? .null, "error": .string(error),
             ], on: conn)
             return record
@@ -532,6 +528,12 @@ public struct ExecutionLedger: Sendable {
     static func seconds(_ d: Duration) -> Double {
         let (s, atto) = d.components
         return max(0, Double(s) + Double(atto) / 1e18)
+    }
+
+    /// `2`, `0.5`, `12.3`: at most one decimal, none when whole (no locale-aware formatter: see UTCTimestamp).
+    static func tenths(_ seconds: Double) -> String {
+        let tenths = Int((seconds * 10).rounded())
+        return tenths % 10 == 0 ? String(tenths / 10) : "\(tenths / 10).\(tenths % 10)"
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -111,8 +111,9 @@ enum ControllerBench {
                     status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
                         .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } } ?? 0
                 }
-                return String(format: "%.1f MB (own %.1f MB + mapped files %.1f MB)",
-                              Double(kB("VmRSS")) / 1024, Double(kB("RssAnon")) / 1024, Double(kB("RssFile")) / 1024)
+                let total = Double(kB("VmRSS")) / 1024
+                return String(format: "%.1f MB (own %.1f MB + mapped files %.1f MB)  ",
+                              total, Double(kB("RssAnon")) / 1024, Double(kB("RssFile")) / 1024) + (total <= 64 ? "ok" : "ABOVE GOAL")
             }
             try await Task.sleep(for: .seconds(1))
             let rss = residentMemory()

@@ -32,4 +32,79 @@ struct ParsedFileCacheTests {
         #expect(cache.contains(path: "profiles/a.yaml", blobID: "a2") && cache.contains(path: "profiles/b.yaml", blobID: "b1"))
         #expect(!cache.contains(path: "profiles/a.yaml", blobID: "a1"))
     }
+
+    private func slurmFile(_ i: Int, blob: String) -> SourceFile {
+        let text = """
+        name: slurm-\(i)
+        description: A Slurm profile whose description is long enough to live on the heap \(i)
+        project_module: project-\(i % 3)
+        translation: {algo: mysarkar, num_par: \(i % 7 + 1), num_islands: 1, tm_url: "http://tm-\(i).example.org:8084"}
+        deployment:
+          kind: slurm_remote
+          login_node: login\(i).example.org
+          account: acct
+          home_dir: /home/beampipe
+          log_dir: /scratch/beampipe/logs
+          dlg_root: /scratch/beampipe/dlg
+          resources: {partition: work, nodes: \(i % 4 + 1), memory: 64G}
+          manager_topology: {islands: 2, co_host_dim: true}
+          ssh_credential: slot-\(i % 2)
+        ---
+        name: rest-\(i)
+        translation: {}
+        deployment: {kind: rest_remote, deploy_host: dim-\(i).example.org, dim_port_for_tm: null, use_https: true}
+
+        """
+        return SourceFile(path: "profiles/p\(i).yaml", bytes: Array(text.utf8), blobID: blob)
+    }
+
+    @Test("a tree served from the cache is the tree a fresh parse gives, positions and hashes included")
+    func cachedEqualsFresh() throws {
+        let files = (0..<200).map { slurmFile($0, blob: "blob\($0)") } + [
+            SourceFile(path: "projects/p.yaml", bytes: Array("apiVersion: beampipe.dev/v2\nkind: ProjectConfig\nmetadata: {id: project-1}\nadapters: {required: [casda]}\n".utf8),
+                       blobID: "proj"),
+        ]
+        let freshLoad = DesiredStateLoader.load(files: files)
+        #expect(freshLoad.diagnostics.filter { $0.severity == .error }.map(\.message) == [])
+        let fresh = try #require(freshLoad.state)
+        let cache = ParsedFileCache()
+        _ = DesiredStateLoader.load(files: files, cache: cache)
+        cache.retain(onlyFilesOf: files)
+        let cached = try #require(DesiredStateLoader.load(files: files, cache: cache).state)
+        #expect(cache.hits == files.count)
+        #expect(cached.profiles == fresh.profiles)
+        #expect(cached.profileSHA256 == fresh.profileSHA256)
+        #expect(cached.projects == fresh.projects)
+        #expect(cached.profiles.count == 400)
+    }
+
+    @Test("retaining rebuilds the packed buffer at the size of what is kept")
+    func retainCompacts() throws {
+        let cache = ParsedFileCache()
+        let first = (0..<100).map { slurmFile($0, blob: "a\($0)") }
+        _ = DesiredStateLoader.load(files: first, cache: cache)
+        let full = cache.packedBytes
+        let second = (0..<100).map { slurmFile($0, blob: $0 < 50 ? "a\($0)" : "b\($0)") }
+        _ = DesiredStateLoader.load(files: second, cache: cache)
+        #expect(cache.packedBytes > full)
+        cache.retain(onlyFilesOf: Array(second.prefix(50)))
+        #expect(cache.count == 50)
+        let alone = ParsedFileCache()
+        _ = DesiredStateLoader.load(files: Array(second.prefix(50)), cache: alone)
+        #expect(cache.packedBytes == alone.packedBytes && alone.packedBytes < full)
+        #expect(cache.contains(path: "profiles/p7.yaml", blobID: "a7"))
+        #expect(!cache.contains(path: "profiles/p7.yaml", blobID: "b7"))
+        #expect(!cache.contains(path: "profiles/p8.yaml", blobID: "a7"), "a blob id at another path is another entry")
+    }
+
+    @Test("a file with findings is cached with its findings")
+    func findingsSurviveTheCache() throws {
+        let cache = ParsedFileCache()
+        let bad = SourceFile(path: "profiles/bad.yaml", bytes: Array("name: x\ntranslation: {}\ndeployment: {kind: nope}\n".utf8), blobID: "bad")
+        let first = DesiredStateLoader.load(files: [bad], cache: cache)
+        let second = DesiredStateLoader.load(files: [bad], cache: cache)
+        #expect(cache.hits == 1)
+        #expect(!first.diagnostics.isEmpty)
+        #expect(second.diagnostics.map(\.message) == first.diagnostics.map(\.message))
+    }
 }
