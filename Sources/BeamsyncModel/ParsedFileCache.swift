@@ -25,8 +25,8 @@ public final class ParsedFileCache: @unchecked Sendable {
     public private(set) var hits = 0
     public private(set) var misses = 0
 
-    /// Above `capacity` entries the cache starts over (a controller retains only its current tree,
-    /// so only a caller that never calls `retain` gets there).
+    /// Above `capacity` entries the cache starts over at the end of a load (a controller retains
+    /// only its current tree, so only a caller that never calls `retain` gets there).
     public init(capacity: Int = 50_000) { self.capacity = capacity }
 
     private static func key(_ path: String, _ blobID: String) -> Int {
@@ -66,17 +66,20 @@ public final class ParsedFileCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         index[Self.key(path, blobID)] = entry
-        if index.count > capacity {
-            index = [:]
-            slab = []
-        }
     }
 
     /// Moves entries stored since the last call into the shared buffer. Call when no lookup is in
-    /// flight (the loader does, after each load).
+    /// flight (the loader does, after each load). The capacity is enforced here and not while a load
+    /// runs: a caller that skipped reading a blob because `contains` said it was cached must find it
+    /// cached for the rest of that load.
     func consolidate() {
         lock.lock()
         defer { lock.unlock() }
+        if index.count > capacity {
+            index = [:]
+            slab = []
+            return
+        }
         for (k, entry) in index {
             guard case .pending(let bytes) = entry else { continue }
             index[k] = .packed(offset: slab.count, count: bytes.count)

@@ -107,4 +107,18 @@ struct ParsedFileCacheTests {
         #expect(!first.diagnostics.isEmpty)
         #expect(second.diagnostics.map(\.message) == first.diagnostics.map(\.message))
     }
+
+    @Test("going over capacity empties the cache only after the load that went over, never during it")
+    func capacityIsEnforcedBetweenLoads() throws {
+        let cache = ParsedFileCache(capacity: 3)
+        let a = file("profiles/a.yaml", blob: "a1"), b = file("profiles/b.yaml", blob: "b1")
+        _ = DesiredStateLoader.load(files: [a, b], cache: cache)
+        #expect(cache.contains(path: "profiles/a.yaml", blobID: "a1"))
+        // As the controller does: bytes of blobs the cache holds are not read.
+        let skipped = [SourceFile(path: a.path, bytes: [], blobID: "a1"), SourceFile(path: b.path, bytes: [], blobID: "b1")]
+        let next = [file("profiles/c.yaml", blob: "c1"), file("profiles/d.yaml", blob: "d1")] + skipped  // cached ones last
+        let loaded = DesiredStateLoader.load(files: next, cache: cache)
+        #expect(loaded.state?.profiles.map(\.value.name).sorted() == ["a", "b", "c", "d"])
+        #expect(cache.count == 0)
+    }
 }
