@@ -46,7 +46,7 @@ public struct GitDesiredSource: DesiredSource {
         try mirror.entries(at: commit, under: subdir).compactMap { entry -> SourceFile? in
             guard DesiredStateLoader.isDocumentFileOrGraph(entry.path) else { return nil }
             if let cache, !entry.path.hasPrefix("graphs/"), cache.contains(path: entry.path, blobID: entry.blobID.hex) {
-                return SourceFile(path: entry.path, bytes: [], blobID: entry.blobID.hex)
+                return SourceFile(path: entry.path, bytes: [], blobID: entry.blobID.hex, bytesOmitted: true)
             }
             return SourceFile(path: entry.path, bytes: [UInt8](try mirror.blob(entry.blobID)), blobID: entry.blobID.hex)
         }

@@ -7,11 +7,15 @@ public struct SourceFile: Sendable {
     public var bytes: [UInt8]
     /// The git blob id when read from a commit; lets unchanged blobs skip parsing.
     public var blobID: String?
+    /// The bytes were not read because the parse cache held this blob. Should the cache no longer
+    /// hold it when the file is loaded, the load fails instead of reading the file as empty.
+    public var bytesOmitted: Bool
 
-    public init(path: String, bytes: [UInt8], blobID: String? = nil) {
+    public init(path: String, bytes: [UInt8], blobID: String? = nil, bytesOmitted: Bool = false) {
         self.path = path
         self.bytes = bytes
         self.blobID = blobID
+        self.bytesOmitted = bytesOmitted
     }
 }
 
@@ -190,6 +194,10 @@ public enum DesiredStateLoader {
                 results.set(i, hit)
                 return
             }
+            if file.bytesOmitted {
+                results.set(i, omittedBytesMissed(file))
+                return
+            }
             let parsed: ParsedFile = parseFile(file, limits: options.limits, defaultKind: defaultKind(file.path))
             if let cache, let blob = file.blobID { cache.store(parsed, path: file.path, blobID: blob) }
             results.set(i, parsed)
@@ -201,6 +209,16 @@ public enum DesiredStateLoader {
         }
         cache?.consolidate()
         return results.values()
+    }
+
+    /// A file whose bytes were skipped for a cached parse that is gone: an error, so nothing is
+    /// planned from a tree missing its documents (they would look deleted).
+    static func omittedBytesMissed(_ file: SourceFile) -> ParsedFile {
+        var out = ParsedFile(path: file.path)
+        out.diagnostics.append(Diagnostic(.error, code: .readFailure, location: SourceLocation(file: file.path, line: 1, column: 1),
+            path: "", message: "the file was not read because its parse was cached, and the cache no longer holds it",
+            hint: "nothing was applied; the next reconcile reads the file again"))
+        return out
     }
 
     public static func parseFile(_ file: SourceFile, limits: YAMLLimits, defaultKind: DocumentKind?) -> ParsedFileResult {

@@ -115,10 +115,22 @@ struct ParsedFileCacheTests {
         _ = DesiredStateLoader.load(files: [a, b], cache: cache)
         #expect(cache.contains(path: "profiles/a.yaml", blobID: "a1"))
         // As the controller does: bytes of blobs the cache holds are not read.
-        let skipped = [SourceFile(path: a.path, bytes: [], blobID: "a1"), SourceFile(path: b.path, bytes: [], blobID: "b1")]
+        let skipped = [SourceFile(path: a.path, bytes: [], blobID: "a1", bytesOmitted: true),
+                       SourceFile(path: b.path, bytes: [], blobID: "b1", bytesOmitted: true)]
         let next = [file("profiles/c.yaml", blob: "c1"), file("profiles/d.yaml", blob: "d1")] + skipped  // cached ones last
         let loaded = DesiredStateLoader.load(files: next, cache: cache)
         #expect(loaded.state?.profiles.map(\.value.name).sorted() == ["a", "b", "c", "d"])
         #expect(cache.count == 0)
+    }
+
+    @Test("a file whose bytes were skipped for a parse the cache no longer holds fails the load, never reads as empty")
+    func omittedBytesWithoutACachedParseAreAnError() throws {
+        let cache = ParsedFileCache()
+        let skipped = SourceFile(path: "profiles/a.yaml", bytes: [], blobID: "a1", bytesOmitted: true)
+        let loaded = DesiredStateLoader.load(files: [skipped, file("profiles/b.yaml", blob: "b1")], cache: cache)
+        #expect(loaded.state == nil)
+        let error = try #require(loaded.diagnostics.first { $0.severity == .error })
+        #expect(error.code == .readFailure && error.location?.file == "profiles/a.yaml")
+        #expect(!cache.contains(path: "profiles/a.yaml", blobID: "a1"), "the failure is not cached")
     }
 }
