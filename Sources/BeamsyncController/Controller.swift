@@ -212,7 +212,7 @@ public actor Controller {
                                   failures: failuresSoFar, started: started)
         }
         let reconciler = Reconciler(conn: conn)
-        let (cache, overrides) = (self.cache, options)
+        let (cache, overrides, metrics) = (self.cache, options, self.metrics)
         let plan: Plan
         let result: ApplyResult
         do {
@@ -221,6 +221,7 @@ public actor Controller {
                 loadOptions.externalProfiles = live.externalProfiles
                 let loaded = DesiredStateLoader.load(files: snapshot.files, options: loadOptions, cache: cache)
                 cache.retain(onlyFilesOf: snapshot.files)
+                metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
                 guard let desired = loaded.state else { throw DesiredStateRejected(diagnostics: loaded.diagnostics) }
                 return (desired, PlanOptions(policy: desired.policy, prune: overrides.prune, heal: overrides.heal, adopt: overrides.adopt))
             }, source: "\(source.url)@\(snapshot.displayRevision)", actor: options.actor, revision: revision)

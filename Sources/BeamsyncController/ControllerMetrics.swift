@@ -9,6 +9,8 @@ public final class ControllerMetrics: Sendable {
     private let fetchFailures: Counter
     private let driftGauge: Gauge
     private let leaderGauge: Gauge
+    private let parseCacheEntries: Gauge
+    private let parseCacheBytes: Gauge
 
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
@@ -26,6 +28,8 @@ public final class ControllerMetrics: Sendable {
         fetchFailures = registry.makeCounter(descriptor: Self.name("git_fetch_failures", "total", "Git fetches that failed or timed out."))
         driftGauge = registry.makeGauge(descriptor: Self.name("drift", "objects", "Managed objects changed outside git, last reconcile."))
         leaderGauge = registry.makeGauge(descriptor: Self.name("leader", "state", "1 when this replica holds the leader lock."))
+        parseCacheEntries = registry.makeGauge(descriptor: Self.name("parse_cache", "files", "Files of the current tree whose parse is cached."))
+        parseCacheBytes = registry.makeGauge(descriptor: Self.name("parse_cache_packed", "bytes", "Bytes of the packed parses in the cache."))
     }
 
     public func reconciled(result: String, seconds: Double) {
@@ -53,10 +57,16 @@ public final class ControllerMetrics: Sendable {
 
     public func leader(_ isLeader: Bool) { leaderGauge.set(Double(isLeader ? 1 : 0)) }
 
-    /// The text exposition format.
+    /// The parse cache after a load: files whose parse is kept, and the bytes of the packed ones.
+    public func parseCache(entries: Int, packedBytes: Int) {
+        parseCacheEntries.set(Double(entries))
+        parseCacheBytes.set(Double(packedBytes))
+    }
+
+    /// The text exposition format: beamsync's metrics, then the standard `process_*` ones.
     public func render() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        return String(decoding: buffer, as: UTF8.self) + (ProcessMetrics.current()?.exposition ?? "")
     }
 }
