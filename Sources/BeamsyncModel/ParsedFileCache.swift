@@ -27,20 +27,30 @@ public final class ParsedFileCache: @unchecked Sendable {
 
     /// Above `capacity` entries the cache starts over at the end of a load (a controller retains
     /// only its current tree, so only a caller that never calls `retain` gets there).
-    public init(capacity: Int = 50_000) { self.capacity = capacity }
-
-    private static func key(_ path: String, _ blobID: String) -> Int {
-        var h = Hasher()
-        h.combine(path)
-        h.combine(blobID)
-        return h.finalize()
+    public convenience init(capacity: Int = 50_000) {
+        self.init(capacity: capacity, hash: { path, blobID in
+            var h = Hasher()
+            h.combine(path)
+            h.combine(blobID)
+            return h.finalize()
+        })
     }
+
+    /// `hash` is replaceable so tests can make keys collide.
+    init(capacity: Int, hash: @escaping @Sendable (String, String) -> Int) {
+        self.capacity = capacity
+        self.hash = hash
+    }
+
+    private let hash: @Sendable (String, String) -> Int
+
+    private func key(_ path: String, _ blobID: String) -> Int { hash(path, blobID) }
 
     /// Whether a parse of this blob at this path is cached (its bytes need not be read).
     public func contains(path: String, blobID: String) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard let entry = index[Self.key(path, blobID)] else { return false }
+        guard let entry = index[key(path, blobID)] else { return false }
         return Self.matches(entry, slab: slab, path: path, blobID: blobID)
     }
 
@@ -49,7 +59,7 @@ public final class ParsedFileCache: @unchecked Sendable {
         // The buffer is not written while a load runs (see `consolidate`), so unpacking from this
         // reference outside the lock neither races nor copies it.
         let slab = self.slab
-        let found = index[Self.key(path, blobID)].flatMap { Self.matches($0, slab: slab, path: path, blobID: blobID) ? $0 : nil }
+        let found = index[key(path, blobID)].flatMap { Self.matches($0, slab: slab, path: path, blobID: blobID) ? $0 : nil }
         if found == nil { misses += 1 } else { hits += 1 }
         lock.unlock()
         switch found {
@@ -63,9 +73,13 @@ public final class ParsedFileCache: @unchecked Sendable {
 
     func store(_ parsed: DesiredStateLoader.ParsedFile, path: String, blobID: String) {
         let entry = Self.pack(parsed, path: path, blobID: blobID).map(Entry.pending) ?? .decoded(parsed, blobID: blobID)
+        let k = key(path, blobID)
         lock.lock()
         defer { lock.unlock() }
-        index[Self.key(path, blobID)] = entry
+        // On a hash collision the file already cached keeps its place (the controller may have
+        // skipped reading it); the newcomer is simply parsed each time.
+        if let existing = index[k], !Self.matches(existing, slab: slab, path: path, blobID: blobID) { return }
+        index[k] = entry
     }
 
     /// Moves entries stored since the last call into the shared buffer. Call when no lookup is in
@@ -80,8 +94,12 @@ public final class ParsedFileCache: @unchecked Sendable {
             slab = []
             return
         }
-        for (k, entry) in index {
-            guard case .pending(let bytes) = entry else { continue }
+        // Keys first: writing to the dictionary while iterating it would copy all of it.
+        let pending = index.compactMap { k, entry -> (Int, [UInt8])? in
+            if case .pending(let bytes) = entry { return (k, bytes) }
+            return nil
+        }
+        for (k, bytes) in pending {
             index[k] = .packed(offset: slab.count, count: bytes.count)
             slab.append(contentsOf: bytes)
         }
@@ -107,7 +125,7 @@ public final class ParsedFileCache: @unchecked Sendable {
         var wanted: [Int: (path: String, blobID: String)] = [:]
         wanted.reserveCapacity(files.count)
         for f in files {
-            if let blob = f.blobID { wanted[Self.key(f.path, blob)] = (f.path, blob) }
+            if let blob = f.blobID { wanted[key(f.path, blob)] = (f.path, blob) }
         }
         lock.lock()
         defer { lock.unlock() }

@@ -1,4 +1,4 @@
-import BeamsyncModel
+@testable import BeamsyncModel
 import Testing
 
 @Suite("Parse cache by blob id")
@@ -132,5 +132,18 @@ struct ParsedFileCacheTests {
         let error = try #require(loaded.diagnostics.first { $0.severity == .error })
         #expect(error.code == .readFailure && error.location?.file == "profiles/a.yaml")
         #expect(!cache.contains(path: "profiles/a.yaml", blobID: "a1"), "the failure is not cached")
+    }
+
+    @Test("on a key collision the file already cached keeps its entry; the newcomer is parsed each time")
+    func collisionKeepsTheCachedFile() throws {
+        let cache = ParsedFileCache(capacity: 100, hash: { _, _ in 42 })
+        _ = DesiredStateLoader.load(files: [file("profiles/a.yaml", blob: "a1")], cache: cache)
+        #expect(cache.contains(path: "profiles/a.yaml", blobID: "a1"))
+        // As the controller does: a's bytes are skipped; b, listed first, collides with a.
+        let next = [file("profiles/b.yaml", blob: "b1"), SourceFile(path: "profiles/a.yaml", bytes: [], blobID: "a1", bytesOmitted: true)]
+        let loaded = DesiredStateLoader.load(files: next, cache: cache)
+        #expect(loaded.diagnostics.map(\.message) == [])
+        #expect(loaded.state?.profiles.map(\.value.name).sorted() == ["a", "b"])
+        #expect(!cache.contains(path: "profiles/b.yaml", blobID: "b1"))
     }
 }
