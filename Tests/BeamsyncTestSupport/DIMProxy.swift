@@ -16,7 +16,7 @@ public final class DIMProxy: @unchecked Sendable {
     public init(targetHost: String, targetPort: Int) throws {
         self.targetHost = targetHost
         self.targetPort = targetPort
-        let (fd, port) = try Self.listen(port: 0)
+        let (fd, port) = try listenOnLoopback(port: 0)
         self.port = port
         listener = fd
         startAccepting(fd)
@@ -39,35 +39,12 @@ public final class DIMProxy: @unchecked Sendable {
     }
 
     public func comeBack() throws {
-        let (fd, _) = try Self.listen(port: port)
+        let (fd, _) = try listenOnLoopback(port: port)
         lock.withLock { listener = fd }
         startAccepting(fd)
     }
 
     public func stop() { goDown() }
-
-    private static func listen(port: Int) throws -> (Int32, Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
-            close(fd)
-            throw POSIXError(.EADDRINUSE)
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
-    }
 
     private func startAccepting(_ fd: Int32) {
         let thread = Thread { [self] in
