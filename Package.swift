@@ -1,7 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies are pinned to the versions the build machines mirror (see docs/decisions.md).
+// Dependencies are pinned to the versions the build machines mirror (docs/decisions.md, "Dependencies").
+// Each target lists exactly the modules its sources import; scripts/check-imports.py enforces it.
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
 let package = Package(
     name: "beamsync",
     platforms: [.macOS(.v14)],
@@ -18,96 +27,66 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
+        // C libraries, each wrapped once by the module named after it.
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
-        .target(
-            name: "BeamsyncModel",
-            dependencies: ["CLibYAML", .product(name: "Yams", package: "Yams")]
-        ),
-        .target(
-            name: "BeamsyncPlan",
-            dependencies: ["BeamsyncModel"]
-        ),
-        .systemLibrary(
-            name: "CPostgres",
-            path: "Sources/CPostgres",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
-        .target(
-            name: "BeamsyncStore",
-            dependencies: ["BeamsyncModel", "BeamsyncPlan", "CPostgres"]
-        ),
-        .systemLibrary(
-            name: "CGit2",
-            path: "Sources/CGit2",
-            pkgConfig: "libgit2",
-            providers: [.apt(["libgit2-dev"])]
-        ),
-        .target(
-            name: "BeamsyncGit",
-            dependencies: ["CGit2"]
-        ),
-        .systemLibrary(
-            name: "CCurl",
-            path: "Sources/CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
-        .target(
-            name: "BeamsyncEngine",
-            dependencies: ["BeamsyncModel", "BeamsyncStore", "CCurl"]
-        ),
-        .target(
-            name: "BeamsyncController",
-            dependencies: [
-                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncGit",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .target(
-            name: "BeamsyncServer",
-            dependencies: [
-                "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncController",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
-        ),
-        .target(
-            name: "BeamsyncCLI",
-            dependencies: [
-                "BeamsyncModel",
-                "BeamsyncPlan",
-                "BeamsyncStore",
-                "BeamsyncGit",
-                "BeamsyncController",
-                "BeamsyncServer",
-                "BeamsyncEngine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CGit2", path: "Sources/CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Durations, jitter, UTC timestamps and the clock tests can drive.
+        .target(name: "BeamsyncTime"),
+        // Documents, validation, hashes, the desired state. No I/O.
+        .target(name: "BeamsyncModel", dependencies: ["CLibYAML", yams, crypto]),
+        // The live state, the pure planner, the Plan value and its renderers. No I/O.
+        .target(name: "BeamsyncPlan", dependencies: ["BeamsyncModel"]),
+        // libpq: connections on their own threads, pool, COPY, pipeline, LISTEN/NOTIFY, advisory
+        // locks, the embedded server and the migration runner.
+        .target(name: "BeamsyncPostgres", dependencies: ["CPostgres", "BeamsyncTime", crypto]),
+        // Repositories over PostgreSQL: schema, live state, the apply transaction, execution ledger, source status.
+        .target(name: "BeamsyncStore", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncTime"]),
+        // libgit2: mirrors, fetch, tree reads, diffs.
+        .target(name: "BeamsyncGit", dependencies: ["CGit2", "BeamsyncTime"]),
+        // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
+        .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "CCurl"]),
+        // The application layer: every operation the CLI, the controller and the HTTP API share.
+        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit"]),
+        // The reconcile loop, leader election, metrics and the swift-service-lifecycle services.
+        .target(name: "BeamsyncController", dependencies: [
+            "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
+            "BeamsyncTime", logging, prometheus, serviceLifecycle,
+        ]),
+        // Hummingbird routes: webhooks, health, metrics, status.
+        .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", hummingbird, crypto, logging]),
+        // The command line: parse, call the application layer, render.
+        .target(name: "BeamsyncCLI", dependencies: [
+            "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", "BeamsyncOperations",
+            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", "BeamsyncTime", argumentParser, logging, serviceLifecycle,
+        ]),
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
-        .executableTarget(name: "beamsync-bench", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncStore", "BeamsyncCLI",
-                                                               "BeamsyncController", "BeamsyncServer", "BeamsyncEngine"]),
+        .executableTarget(name: "beamsync-bench", dependencies: [
+            "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncCLI",
+            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", logging,
+        ]),
+
+        // Shared test support: services, fresh databases, loopback servers, child processes.
+        .target(name: "BeamsyncTestSupport", dependencies: ["BeamsyncPostgres"], path: "Tests/BeamsyncTestSupport"),
+        .testTarget(name: "BeamsyncTimeTests", dependencies: ["BeamsyncTime"]),
         .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
-        .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
+        .testTarget(name: "BeamsyncPostgresTests", dependencies: ["BeamsyncPostgres", "BeamsyncTestSupport"]),
+        .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncPostgres", "BeamsyncModel", "BeamsyncPlan",
+                                                               "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
-        // Loopback HTTP server, counting DIM proxy and child processes for the engine and CLI tests.
-        .target(name: "BeamsyncTestSupport", path: "Tests/BeamsyncTestSupport"),
-        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore", "BeamsyncTestSupport"],
+        .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
+                                                                "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
-            "BeamsyncServer", "BeamsyncController",
+            "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
-                                                             "BeamsyncTestSupport"]),
+        .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncStore", "BeamsyncPostgres",
+                                                             "BeamsyncOperations", "BeamsyncServer", "BeamsyncTestSupport"]),
     ]
 )

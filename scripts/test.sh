@@ -38,6 +38,9 @@ set +a
 export BEAMSYNC_REQUIRE_SERVICES=1
 export BEAMSYNC_PYTHON=/usr/bin/python3
 
+log "checking that Package.swift declares exactly what each target imports"
+python3 scripts/check-imports.py
+
 log "building"
 swift build --build-tests
 log "running tests"

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
 import Foundation
 
@@ -34,52 +36,41 @@ struct ApplyCommand: AsyncParsableCommand {
     var revision: String?
 
     func run() async throws {
+        let actor = AuditActor.commandLine()
+        let input = try source.input()
+        let overrides = planning.overrides
         let session = try await database.connect()
-        let outcome: (Plan, ApplyResult)? = try await session.run { conn in
-            let reconciler = Reconciler(conn: conn)
-            try await reconciler.prepare()
-            if let path = plan {
-                let saved = try PlanFile.read(path)
-                if !autoApprove { try confirm(saved) }
-                return (saved, try await reconciler.apply(saved: saved, actor: Actor.current, revision: revision))
-            }
-            if autoApprove {
-                // Files are parsed before the transaction; the live state is read once, inside it,
-                // and only the cross-document checks run while the lock is held.
-                let parsed = try await source.parse()
-                let planning = self.planning
-                do {
-                    return try await reconciler.apply(loading: { live in
-                        let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
-                        guard let desired else { throw DesiredStateRejected(diagnostics: diagnostics) }
-                        return (desired, planning.options(policy: desired.policy))
-                    }, source: parsed.loaded.name, actor: Actor.current, revision: revision ?? parsed.loaded.revision)
-                } catch let rejected as DesiredStateRejected {
-                    reportLoadFailure(rejected.diagnostics)
-                    return nil
+        let outcome: (Plan, ApplyResult)
+        do {
+            outcome = try await session.run { conn in
+                try await Migrator.beamsync.migrateIfPending(conn)
+                let reconciliation = Reconciliation(conn: conn)
+                if let path = plan {
+                    let saved = try PlanFile.read(path)
+                    if !autoApprove { try confirm(saved) }
+                    return (saved, try await reconciliation.apply(saved: saved, actor: actor, revision: revision))
                 }
+                if autoApprove {
+                    // Files are parsed before the transaction; the live state is read once, inside it,
+                    // and only the cross-document checks run while the lock is held.
+                    let parsed = try await ParsedSource.read(input)
+                    return try await reconciliation.apply(parsed, overrides: overrides, actor: actor, revision: revision)
+                }
+                // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).
+                let shown = try await reconciliation.plan(input, overrides: overrides)
+                if shown.hasErrors { throw PlanRejected(plan: shown) }
+                if !shown.summary.hasChanges {
+                    print(PlanOutput.render(shown, format: .text), terminator: "")
+                    return (shown, ApplyResult())
+                }
+                try confirm(shown)
+                return (shown, try await reconciliation.apply(saved: shown, actor: actor, revision: revision ?? shown.sourceRevision))
             }
-            async let parsing = source.parse()
-            let live = try await reconciler.readLive()
-            let parsed = try await parsing
-            let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
-            let (sourceName, sourceRevision) = (parsed.loaded.name, parsed.loaded.revision)
-            guard let desired else {
-                reportLoadFailure(diagnostics)
-                return nil
-            }
-            let options = planning.options(policy: desired.policy)
-            // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).
-            let shown = Planner(options: options).plan(desired: desired, live: live, source: sourceName)
-            if shown.hasErrors { throw PlanRejected(plan: shown) }
-            if !shown.summary.hasChanges {
-                print(PlanOutput.render(shown, format: .text), terminator: "")
-                return (shown, ApplyResult())
-            }
-            try confirm(shown)
-            return (shown, try await reconciler.apply(saved: shown, actor: Actor.current, revision: revision ?? sourceRevision))
+        } catch let rejected as DesiredStateRejected {
+            reportLoadFailure(rejected.diagnostics)
+            throw ExitCode(1)
         }
-        guard let (applied, result) = outcome else { throw ExitCode(1) }
+        let (applied, result) = outcome
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -116,7 +107,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try await database.connect()
-        let applied = try await session.run { conn in try await Migrator().migrate(conn) }
+        let applied = try await session.run { conn in try await Migrator.beamsync.migrate(conn) }
         if applied.isEmpty { print("Schema is up to date.") }
         for m in applied { print("applied migration \(m.version): \(m.name)") }
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BeamsyncStore
+import BeamsyncPostgres
 import Foundation
 
 /// Where the state lives: `DATABASE_URL` (a libpq conninfo string or URI; libpq's PG* variables
@@ -46,15 +46,5 @@ struct DatabaseSession {
             await close()
             throw error
         }
-    }
-}
-
-/// Who is applying, for the audit trail.
-enum Actor {
-    static var current: String {
-        let env = ProcessInfo.processInfo.environment
-        if let actor = env["BEAMSYNC_ACTOR"], !actor.isEmpty { return actor }
-        let user = env["USER"] ?? env["LOGNAME"] ?? "unknown"
-        return "cli:\(user)@\(ProcessInfo.processInfo.hostName)"
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import BeamsyncEngine
 import BeamsyncModel
-import BeamsyncPlan
+import BeamsyncOperations
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTime
 import Foundation
 
 /// `beamsync executions create|list|show|cancel`.
@@ -94,7 +96,7 @@ struct ExecutionsCreate: AsyncParsableCommand {
             do {
                 record = try await ledger.create(ExecutionRequest(
                     name: name, projectModule: project, profileID: profileID, profileName: profile,
-                    graph: graphRequest, doSubmit: !noSubmit, createdBy: Actor.current))
+                    graph: graphRequest, doSubmit: !noSubmit, createdBy: AuditActor.commandLine().name))
             } catch let error as ExecutionLedgerError {
                 StandardError.write("beamsync: \(error)")
                 throw ExitCode(1)
@@ -185,7 +187,7 @@ struct ExecutionsList: AsyncParsableCommand {
     func run() async throws {
         let session = try await database.connect()
         let records = try await session.run { conn in
-            try await Reconciler(conn: conn).prepare()
+            try await Migrator.beamsync.migrateIfPending(conn)
             return try await ExecutionLedger(conn: conn).list(project: project, status: status.flatMap(ExecutionStatus.init(rawValue:)),
                                                               limit: limit)
         }
@@ -195,9 +197,9 @@ struct ExecutionsList: AsyncParsableCommand {
         default:
             let style = TerminalStyle.detect()
             if records.isEmpty { print("No executions."); return }
-            let rows = records.map { r in
-                [r.name, r.status.rawValue, r.step ?? "-", r.projectModule, r.profileName ?? "-",
-                 ExecutionOutput.time(r.createdAt), r.simulated ? "simulated" : (r.backend ?? "-")]
+            let rows = records.map { (r: ExecutionRecord) -> [String] in
+                let backend = r.simulated ? "simulated" : (r.backend?.rawValue ?? "-")
+                return [r.name, r.status.rawValue, r.step ?? "-", r.projectModule, r.profileName ?? "-", ExecutionOutput.time(r.createdAt), backend]
             }
             ExecutionOutput.table(header: ["NAME", "STATUS", "STEP", "PROJECT", "PROFILE", "CREATED", "BACKEND"], rows: rows,
                                   style: style, statusColumn: 1)
@@ -219,7 +221,7 @@ struct ExecutionsShow: AsyncParsableCommand {
     func run() async throws {
         let session = try await database.connect()
         let found: (ExecutionRecord, [ExecutionEvent])? = try await session.run { conn in
-            try await Reconciler(conn: conn).prepare()
+            try await Migrator.beamsync.migrateIfPending(conn)
             let ledger = ExecutionLedger(conn: conn)
             guard let record = try await ledger.get(idOrName: execution) else { return nil }
             return (record, try await ledger.events(of: record.id))
@@ -254,7 +256,7 @@ struct ExecutionsCancel: AsyncParsableCommand {
             let ledger = ExecutionLedger(conn: conn)
             var record: ExecutionRecord
             do {
-                record = try await ledger.requestCancel(idOrName: execution, actor: Actor.current)
+                record = try await ledger.requestCancel(idOrName: execution, actor: AuditActor.commandLine().name)
             } catch let error as ExecutionLedgerError {
                 StandardError.write("beamsync: \(error)")
                 throw ExitCode(1)
@@ -279,7 +281,7 @@ private func withDatabase<T>(_ options: DatabaseOptions, _ body: (String, PGConn
     let (conninfo, embedded) = try await options.resolve()
     let conn = try await PGConnection.connect(conninfo: conninfo)
     do {
-        try await Reconciler(conn: conn).prepare()
+        try await Migrator.beamsync.migrateIfPending(conn)
         let value = try await body(conninfo, conn)
         await conn.close()
         if let embedded { try? await embedded.stop() }
@@ -358,7 +360,7 @@ enum ExecutionOutput {
         var fields: [(String, String?)] = [
             ("Name", record.name), ("Id", record.id.uuidString.lowercased()), ("Project", record.projectModule),
             ("Status", paint(record.status, style)), ("Step", record.step), ("Submission", record.submissionState.rawValue),
-            ("Backend", record.simulated ? "simulated (BEAMPIPE_USE_REAL_BACKENDS was not true)" : record.backend),
+            ("Backend", record.simulated ? "simulated (BEAMPIPE_USE_REAL_BACKENDS was not true)" : record.backend?.rawValue),
             ("Profile", record.profileName.map { "\($0) (revision \(record.deploymentProfileRevision ?? 0), \(record.deploymentProfileID?.uuidString.lowercased() ?? "-"))" }),
             ("Project config", record.projectConfigID?.uuidString.lowercased()),
             ("Graph", (record.graphSHA256 ?? "-") + (record.graphPath.map { " (\($0))" } ?? record.graphURL.map { " (\($0))" } ?? "")),

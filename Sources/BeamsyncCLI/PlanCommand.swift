@@ -1,7 +1,8 @@
 import ArgumentParser
-import BeamsyncGit
 import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
 import Foundation
 
@@ -39,25 +40,19 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let base { return try await review(base: base) }
+        let input = try source.input()
+        let overrides = planning.overrides
         let session = try await database.connect()
-        let plan: Plan? = try await session.run { conn in
-            let reconciler = Reconciler(conn: conn)
-            try await reconciler.prepare()
-            // Reading and parsing the files needs nothing from the database: it overlaps the live read.
-            async let parsing = source.parse()
-            let live = try await reconciler.readLive()
-            let parsed = try await parsing
-            let (desired, diagnostics) = source.check(parsed, externalProfiles: live.externalProfiles)
-            let sourceName = parsed.loaded.name
-            guard let desired else {
-                reportLoadFailure(diagnostics)
-                return nil
+        let plan: Plan
+        do {
+            plan = try await session.run { conn in
+                try await Migrator.beamsync.migrateIfPending(conn)
+                return try await Reconciliation(conn: conn).plan(input, overrides: overrides)
             }
-            var plan = Planner(options: planning.options(policy: desired.policy)).plan(desired: desired, live: live, source: sourceName)
-            plan.diagnostics = (plan.diagnostics + diagnostics.warnings).sortedByLocation()
-            return plan
+        } catch let rejected as DesiredStateRejected {
+            reportLoadFailure(rejected.diagnostics)
+            throw ExitCode(1)
         }
-        guard let plan else { throw ExitCode(1) }
         if let out { try PlanFile.write(plan, to: out) }
         print(PlanOutput.render(plan, format: format), terminator: "")
         if plan.hasErrors { throw ExitCode(1) }
@@ -74,9 +69,7 @@ struct PlanningFlags: ParsableArguments {
     @Flag(help: "Take over objects of the same name that were created outside git.")
     var adopt = false
 
-    func options(policy: RepositoryPolicy) -> PlanOptions {
-        PlanOptions(policy: policy, prune: prune, heal: heal, adopt: adopt)
-    }
+    var overrides: PolicyOverrides { PolicyOverrides(prune: prune, heal: heal, adopt: adopt) }
 }
 
 enum PlanOutput {
@@ -128,34 +121,21 @@ enum PlanFile {
 extension PlanCommand {
     /// `plan --repo R --ref HEAD --base BASE`: the pull-request view.
     func review(base: String) async throws {
+        guard let head = try source.gitSource() else { throw ValidationError("--base needs --repo (it compares two commits)") }
+        let overrides = planning.overrides
         let session = try await database.connect()
-        let review: PullRequestReview? = try await session.run { conn in
-            let reconciler = Reconciler(conn: conn)
-            try await reconciler.prepare()
-            let live = try await reconciler.readLive()
-            let (head, diagnostics, headName, headRevision) = try await source.load(externalProfiles: live.externalProfiles)
-            guard let head, let headRevision else {
-                reportLoadFailure(diagnostics)
-                return nil
+        let outcome: PullRequestReviewer.Outcome
+        do {
+            outcome = try await session.run { conn in
+                try await Migrator.beamsync.migrateIfPending(conn)
+                return try await PullRequestReviewer(conn: conn).review(head: head, base: base, overrides: overrides)
             }
-            let (baseState, baseDiagnostics, baseName, baseRevision) = try await source.load(externalProfiles: live.externalProfiles, ref: base)
-            // A base that does not validate (or predates beamsync) is compared as empty.
-            let baseLive = baseState.map(LiveState.init(simulating:)) ?? LiveState()
-            if baseState == nil { StandardError.write("beamsync: the base \(baseName) does not validate (\(baseDiagnostics.errors.count) errors); comparing against an empty base") }
-            let options = planning.options(policy: head.policy)
-            let changeSet = Planner(options: options).plan(desired: head, live: baseLive, source: "\(baseName) → \(headName)")
-            var plan = Planner(options: options).plan(desired: head, live: live, source: headName)
-            plan.diagnostics = (plan.diagnostics + diagnostics.warnings).sortedByLocation()
-            var files: [PullRequestReview.FileChange] = []
-            if let baseRevision, let b = GitCommitID(hex: baseRevision), let h = GitCommitID(hex: headRevision) {
-                let mirror = try GitMirror.open(at: try source.gitSource(ref: base).mirrorPath)
-                files = try mirror.diff(from: b, to: h, under: source.path.isEmpty ? nil : source.path)
-                    .filter { DesiredStateLoader.isDocumentFileOrGraph($0.path) || ($0.oldPath.map(DesiredStateLoader.isDocumentFileOrGraph) ?? false) }
-                    .map { .init(kind: $0.kind.rawValue, path: $0.kind == .renamed ? "\($0.oldPath ?? "") → \($0.path)" : $0.path) }
-            }
-            return PullRequestReview(base: baseName, head: headName, files: files, changeSet: changeSet, plan: plan)
+        } catch let rejected as DesiredStateRejected {
+            reportLoadFailure(rejected.diagnostics)
+            throw ExitCode(1)
         }
-        guard let review else { throw ExitCode(1) }
+        if let note = outcome.baseNote { StandardError.write("beamsync: \(note)") }
+        let review = outcome.review
         if let out { try PlanFile.write(review.plan, to: out) }
         switch format {
         case .json:

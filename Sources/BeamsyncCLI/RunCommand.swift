@@ -3,8 +3,9 @@ import BeamsyncController
 import BeamsyncEngine
 import BeamsyncGit
 import BeamsyncModel
+import BeamsyncOperations
+import BeamsyncPostgres
 import BeamsyncServer
-import BeamsyncStore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -78,17 +79,28 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let (conninfo, embedded) = try await database.resolve()
-        defer { if let embedded { Task { try? await embedded.stop() } } }
+        do {
+            try await serve(conninfo: conninfo, logger: logger, intervalDuration: intervalDuration, timeout: timeout, host: host, port: port,
+                            secrets: secrets, remote: remote, runnerConfiguration: runnerConfiguration)
+        } catch {
+            try? await embedded?.stop()
+            throw error
+        }
+        // The group has ended (SIGTERM/SIGINT): stop the PostgreSQL this command started, and wait for it.
+        try? await embedded?.stop()
+        logger.info("controller stopped")
+    }
 
+    private func serve(conninfo: String, logger: Logger, intervalDuration: Duration, timeout: Duration, host: String, port: Int,
+                       secrets: WebhookSecrets, remote: GitRemoteOptions, runnerConfiguration: RunnerConfiguration) async throws {
+        let env = ProcessInfo.processInfo.environment
         let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
         let cache = ParsedFileCache()
-        let source = GitDesiredSource(url: repo, branch: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
-                                      fetchTimeout: timeout, cache: cache)
+        let source = GitSource(url: repo, ref: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
+                               fetchTimeout: timeout, cache: cache)
         var options = ControllerOptions()
         options.interval = intervalDuration
-        options.prune = planning.prune
-        options.heal = planning.heal
-        options.adopt = planning.adopt
+        options.overrides = planning.overrides
         let metrics = ControllerMetrics()
         let controller = Controller(source: source, conninfo: conninfo, options: options, metrics: metrics, logger: logger, cache: cache)
         let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: 2)
@@ -96,11 +108,11 @@ struct RunCommand: AsyncParsableCommand {
             metrics: metrics, secrets: secrets, wake: { controller.wake() },
             status: {
                 let leader = await controller.isLeader
-                return try await pool.withConnection { conn in try await StatusDocument.build(conn: conn, leader: leader) }
+                return try await pool.withConnection { conn in try await GitOpsStatus.read(conn: conn, leader: leader) }
             },
             databaseReady: { (try? await pool.withConnection { conn in try await conn.query("SELECT 1") }) != nil })
         let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
-        logger.info("controller starting", metadata: ["repo": .string(RemoteURLText.redacted(repo)), "branch": .string(branch),
+        logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
         let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
@@ -116,35 +128,13 @@ struct RunCommand: AsyncParsableCommand {
             configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller)),
                                              .init(service: RunnerService(runner: runner))],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await pool.close()
+            throw error
+        }
         await pool.close()
-        logger.info("controller stopped")
-    }
-
-}
-
-/// Runs the controller loop as a service; graceful shutdown lets the reconcile in flight finish.
-struct ControllerService: Service {
-    let controller: Controller
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            await controller.run(shouldStop: { Task.isShuttingDownGracefully || Task.isCancelled })
-        } onGracefulShutdown: {
-            controller.wake()
-        }
-    }
-}
-
-/// Runs the execution runner until shutdown; an execution in flight keeps its recorded step.
-struct RunnerService: Service {
-    let runner: ExecutionRunner
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await runner.run()
-        }
-        await runner.close()
     }
 }
 
@@ -166,14 +156,5 @@ enum ListenAddress {
             throw ValidationError("--listen '\(text)' is not host:port (e.g. 127.0.0.1:8080)")
         }
         return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
-    }
-}
-
-/// URLs in logs without credentials.
-enum RemoteURLText {
-    static func redacted(_ url: String) -> String {
-        guard var c = URLComponents(string: url), c.password != nil || c.user != nil else { return url }
-        if c.password != nil { c.password = "REDACTED" }
-        return c.string ?? url
     }
 }

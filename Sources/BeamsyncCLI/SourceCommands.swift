@@ -1,6 +1,9 @@
 import ArgumentParser
 import BeamsyncModel
+import BeamsyncOperations
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTime
 import Foundation
 
 /// `beamsync status`: each source's condition, revisions and recent runs.
@@ -13,44 +16,30 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = try await database.connect()
-        let document: JSONValue = try await session.run { conn in
-            try await Reconciler(conn: conn).prepare()
-            return try await StatusDocument.build(conn: conn)
+        let document = try await session.run { conn in
+            try await Migrator.beamsync.migrateIfPending(conn)
+            return try await GitOpsStatus.read(conn: conn)
         }
-        if format == .json { print(document.canonicalStringPretty); return }
+        if format == .json { print(try document.json()); return }
         let style = TerminalStyle.detect()
-        let sources = document["sources"]?.arrayValue ?? []
-        if sources.isEmpty { print("No sources yet: start the controller with `beamsync run --repo URL`."); return }
-        for s in sources {
-            let state = s["status"]?.stringValue ?? "Unknown"
-            let colour: TerminalStyle.Colour = state == "Ready" ? .green : state == "Stalled" ? .red : .yellow
-            print(style.paint(state, colour) + "  " + style.paint("\(s["url"]?.stringValue ?? "") \(s["branch"]?.stringValue ?? "")\((s["path"]?.stringValue).map { $0.isEmpty ? "" : " (\($0))" } ?? "")", .bold)
-                  + (s["suspended"] == .bool(true) ? style.paint("  [suspended]", .yellow) : ""))
-            print("  reason: \(s["reason"]?.stringValue ?? "-")  \(s["message"]?.stringValue ?? "")")
-            print("  last applied: \(s["last_applied_revision"]?.stringValue ?? "-")   last attempted: \(s["last_attempted_revision"]?.stringValue ?? "-")")
-            if let next = s["next_attempt_at"]?.stringValue { print("  next attempt: \(next) (failures: \(s["failures"]?.intValue ?? 0))") }
-            for run in (s["history"]?.arrayValue ?? []).prefix(10) {
-                print("    \(run["started_at"]?.stringValue ?? "")  \(run["result"]?.stringValue ?? "")  \(run["revision"]?.stringValue ?? "-")  \(run["error"]?.stringValue ?? "")")
+        if document.sources.isEmpty { print("No sources yet: start the controller with `beamsync run --repo URL`."); return }
+        for source in document.sources {
+            let s = source.status
+            let state = s.status?.rawValue ?? "Unknown"
+            let colour: TerminalStyle.Colour = s.status == .ready ? .green : s.status == .stalled ? .red : .yellow
+            print(style.paint(state, colour) + "  " + style.paint("\(s.url) \(s.branch)\(s.path.isEmpty ? "" : " (\(s.path))")", .bold)
+                  + (s.suspended ? style.paint("  [suspended]", .yellow) : ""))
+            print("  reason: \(s.reason?.rawValue ?? "-")  \(s.message ?? "")")
+            print("  last applied: \(s.lastAppliedRevision ?? "-")   last attempted: \(s.lastAttemptedRevision ?? "-")")
+            if let next = s.nextAttemptAt { print("  next attempt: \(UTCTimestamp(next).iso8601()) (failures: \(s.failures))") }
+            if let drift = source.drift, drift > 0 { print(style.paint("  drift: \(drift) object\(drift == 1 ? "" : "s") changed outside git", .yellow)) }
+            for run in source.history.prefix(10) {
+                print("    \(UTCTimestamp(run.startedAt).iso8601())  \(run.result.rawValue)  \(run.revision ?? "-")  \(run.error ?? "")")
             }
         }
-    }
-}
-
-/// The status document (CLI `status --format json` and `/api/v2/gitops/status`).
-public enum StatusDocument {
-    public static func build(conn: PGConnection, leader: Bool? = nil) async throws -> JSONValue {
-        let store = SourceStatusStore(conn: conn)
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        var sources: [JSONValue] = []
-        for s in try await store.all() {
-            var o = try JSONValue.parse(bytes: [UInt8](encoder.encode(s))).objectValue ?? [:]
-            o["history"] = try JSONValue.parse(bytes: [UInt8](encoder.encode(try await store.history(sourceID: s.id))))
-            sources.append(.object(o))
-        }
-        var document: [String: JSONValue] = ["sources": .array(sources), "live_version": .int(try await store.liveVersion())]
-        if let leader { document["leader"] = .bool(leader) }
-        return .object(document)
+        let counts = document.executions.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+        print("managed: \(document.inventory.profiles) profiles, \(document.inventory.projectConfigs) project configs, "
+              + "\(document.inventory.executions) execution documents; executions: \(counts.isEmpty ? "none" : counts.joined(separator: ", "))")
     }
 }
 
@@ -64,7 +53,7 @@ struct SourceSelection: ParsableArguments {
     func perform(_ verb: String, _ operation: @escaping (SourceStatusStore, String?) async throws -> Int) async throws {
         let repo = self.repo
         let n = try await database.connect().run { conn in
-            try await Reconciler(conn: conn).prepare()
+            try await Migrator.beamsync.migrateIfPending(conn)
             return try await operation(SourceStatusStore(conn: conn), repo)
         }
         print("\(verb) \(n) source\(n == 1 ? "" : "s")")

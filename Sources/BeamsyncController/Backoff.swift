@@ -1,3 +1,4 @@
+import BeamsyncTime
 import Foundation
 
 /// Exponential backoff with jitter for failed revisions: never a hot loop, never an endless wait.
@@ -14,25 +15,9 @@ public struct Backoff: Sendable {
     }
 
     /// The wait after the `failures`-th consecutive failure (1 = first failure).
-    public func delay<R: RandomNumberGenerator>(afterFailures failures: Int, using rng: inout R) -> Duration {
+    public func delay(afterFailures failures: Int, random: Double = Double.random(in: 0..<1)) -> Duration {
         let exponent = min(max(failures - 1, 0), 30)
-        let raw = min(seconds(base) * pow(2, Double(exponent)), seconds(maximum))
-        let factor = 1 + Double.random(in: -jitter...jitter, using: &rng)
-        return .milliseconds(Int64(max(raw * factor, 0.05) * 1000))
+        let raw = Duration.fromSeconds(min(base.inSeconds * pow(2, Double(exponent)), maximum.inSeconds))
+        return max(raw.jittered(by: jitter, random: random), .milliseconds(50))
     }
-
-    public func delay(afterFailures failures: Int) -> Duration {
-        var rng = SystemRandomNumberGenerator()
-        return delay(afterFailures: failures, using: &rng)
-    }
-
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-}
-
-/// Poll interval with jitter, so replicas and sources do not poll in lockstep.
-public func jittered(_ interval: Duration, by fraction: Double = 0.1) -> Duration {
-    let ms = Double(interval.components.seconds) * 1000 + Double(interval.components.attoseconds) / 1e15
-    return .milliseconds(Int64(ms * (1 + Double.random(in: -fraction...fraction))))
 }

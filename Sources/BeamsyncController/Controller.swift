@@ -1,6 +1,9 @@
 import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTime
 import Foundation
 import Logging
 
@@ -30,11 +33,11 @@ public enum ReconcileOutcome: Sendable, Equatable {
 public struct ControllerOptions: Sendable {
     public var interval: Duration = .seconds(180)
     public var backoff = Backoff()
-    /// Command-line overrides of beamsync.yaml (nil: use the repository's policy).
-    public var prune: Bool? = nil
-    public var heal: Bool? = nil
-    public var adopt = false
-    public var actor: String = "controller:\(ProcessInfo.processInfo.hostName)"
+    /// Command-line overrides of beamsync.yaml's policy.
+    public var overrides = PolicyOverrides()
+    public var actor: AuditActor = .controller
+    /// How long the leader-election session waits between attempts to take the lock.
+    public var electionRetry: Duration = .seconds(2)
 
     public init() {}
 }
@@ -54,19 +57,22 @@ public actor Controller {
     private var sourceID: Int64?
     private let wakeups: AsyncStream<Void>
     private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let clock: any WallClock
     public private(set) var lastOutcome: ReconcileOutcome?
     public private(set) var lastReconcileAt: Date?
 
     public init(source: any DesiredSource, conninfo: String, options: ControllerOptions = .init(),
                 metrics: ControllerMetrics = ControllerMetrics(), logger: Logger = Logger(label: "beamsync.controller"),
-                cache: ParsedFileCache = ParsedFileCache()) {
+                cache: ParsedFileCache = ParsedFileCache(), clock: any WallClock = SystemWallClock()) {
         self.source = source
         self.cache = cache
         self.conninfo = conninfo
         self.options = options
         self.metrics = metrics
         self.logger = logger
-        self.election = LeaderElection(conninfo: conninfo, logger: logger, onChange: { metrics.leader($0) })
+        self.clock = clock
+        self.election = LeaderElection(conninfo: conninfo, retryInterval: options.electionRetry, logger: logger,
+                                       onChange: { metrics.leader($0) })
         (wakeups, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         metrics.leader(false)
     }
@@ -85,10 +91,10 @@ public actor Controller {
         defer { listener.cancel() }
         var iterator = wakeups.makeAsyncIterator()
         while !shouldStop() {
-            var wait = jittered(options.interval)
+            var wait = options.interval.jittered(by: 0.1)
             if await election.check() {
                 let outcome = await reconcile()
-                if case .backingOff(_, let until) = outcome { wait = min(wait, .milliseconds(Int64(max(until.timeIntervalSinceNow, 0.05) * 1000))) }
+                if case .backingOff(_, let until) = outcome { wait = min(wait, delay(until: until)) }
                 if case .failed = outcome, let next = try? await nextAttemptDelay() { wait = min(wait, next) }
             } else {
                 wait = min(wait, await election.interval)
@@ -103,9 +109,9 @@ public actor Controller {
 
     private func sleepOrWake(_ duration: Duration, _ iterator: inout AsyncStream<Void>.Iterator) async {
         // A cancelled timer must not wake the loop: only a finished sleep yields.
-        let timer = Task {
+        let timer = Task { [clock] in
             do {
-                try await Task.sleep(for: duration)
+                try await clock.sleep(for: duration)
                 self.wake()
             } catch {}
         }
@@ -132,7 +138,12 @@ public actor Controller {
     private func nextAttemptDelay() async throws -> Duration? {
         guard let id = sourceID, let conn = connection, let status = try await SourceStatusStore(conn: conn).get(id: id),
               let next = status.nextAttemptAt else { return nil }
-        return .milliseconds(Int64(max(next.timeIntervalSinceNow, 0.05) * 1000))
+        return delay(until: next)
+    }
+
+    /// The time from now until `date`, at least 50 ms (a past date means "soon", never a hot loop).
+    private func delay(until date: Date) -> Duration {
+        .fromSeconds(max(date.timeIntervalSince(clock.now()), 0.05))
     }
 
     // MARK: One reconcile
@@ -140,7 +151,7 @@ public actor Controller {
     @discardableResult
     public func reconcile() async -> ReconcileOutcome {
         guard await election.check() else { return record(.notLeader, seconds: 0) }
-        let started = Date()
+        let started = clock.now()
         let outcome: ReconcileOutcome
         do {
             outcome = try await reconcileAsLeader(started: started)
@@ -151,13 +162,13 @@ public actor Controller {
             logger.error("reconcile failed", metadata: ["error": .string("\(error)")])
             outcome = .failed(reason: .applyFailed, message: "\(error)")
         }
-        return record(outcome, seconds: Date().timeIntervalSince(started))
+        return record(outcome, seconds: clock.now().timeIntervalSince(started))
     }
 
     private func record(_ outcome: ReconcileOutcome, seconds: Double) -> ReconcileOutcome {
         if case .applied = outcome { MemoryHygiene.returnFreedMemory() }
         lastOutcome = outcome
-        lastReconcileAt = Date()
+        lastReconcileAt = clock.now()
         if outcome != .notLeader { metrics.reconciled(result: outcome.label, seconds: seconds) }
         return outcome
     }
@@ -165,7 +176,7 @@ public actor Controller {
     private func database() async throws -> PGConnection {
         if let c = connection, !c.isBroken { return c }
         let c = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-controller"])
-        try await Reconciler(conn: c).prepare()
+        try await Migrator.beamsync.migrateIfPending(c)
         connection = c
         return c
     }
@@ -173,61 +184,63 @@ public actor Controller {
     private func reconcileAsLeader(started: Date) async throws -> ReconcileOutcome {
         let conn = try await database()
         let store = SourceStatusStore(conn: conn)
+        let identity = source.identity
         let status: SourceStatus
         if let id = sourceID, let s = try await store.get(id: id) {
             status = s
         } else {
-            status = try await store.register(url: source.url, branch: source.branch, path: source.path)
+            status = try await store.register(url: identity.url, branch: identity.branch, path: identity.path)
             sourceID = status.id
         }
         if status.suspended { return .suspended }
 
         // Fetch: the remote may be gone or stalled; the applied state stays as it is.
-        let fetchStart = Date()
+        let fetchStart = clock.now()
         let revision: String
         do {
             revision = try await source.latestRevision()
-            metrics.fetched(ok: true, seconds: Date().timeIntervalSince(fetchStart))
+            metrics.fetched(ok: true, seconds: clock.now().timeIntervalSince(fetchStart))
         } catch {
-            metrics.fetched(ok: false, seconds: Date().timeIntervalSince(fetchStart))
-            return try await fail(store, status, revision: nil, reason: .fetchFailed, message: "fetching \(source.url) failed: \(error)", started: started)
+            metrics.fetched(ok: false, seconds: clock.now().timeIntervalSince(fetchStart))
+            return try await fail(store, status, revision: nil, reason: .fetchFailed,
+                                  message: "fetching \(RedactedURL.text(identity.url)) failed: \(error)", started: started)
         }
 
+        // Backoff belongs to a revision that failed to apply. A fetch that works again ends the
+        // backoff its failures built up: the source is reconciled at once, not when it expires.
+        let fetchRecovered = status.reason == .fetchFailed
         let liveVersion = try await store.liveVersion()
         let requested = status.reconcileRequestedAt != nil
         if !requested, status.status == .ready, revision == status.lastAppliedRevision, liveVersion == status.lastLiveVersion {
             return .upToDate(revision: revision)
         }
-        if !requested, status.failures > 0, revision == status.lastAttemptedRevision, let next = status.nextAttemptAt, next > Date() {
+        if !requested, !fetchRecovered, status.failures > 0, revision == status.lastAttemptedRevision,
+           let next = status.nextAttemptAt, next > clock.now() {
             return .backingOff(revision: revision, until: next)
         }
-        let failuresSoFar = revision == status.lastAttemptedRevision ? status.failures : 0
+        let failuresSoFar = revision == status.lastAttemptedRevision && !fetchRecovered ? status.failures : 0
 
         try await store.setStatus(id: status.id, .reconciling, reason: .progressing, message: "reconciling \(revision)")
-        let snapshot: SourceSnapshot
+        let parsed: ParsedSource
         do {
-            snapshot = try await source.snapshot(at: revision)
+            let snapshot = try await source.snapshot(at: revision)
+            // Parsed before the apply lock is taken; only the cross-document checks run under it.
+            parsed = ParsedSource(snapshot, cache: cache)
+            cache.retain(onlyFilesOf: snapshot.files)
+            metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
         } catch {
             return try await fail(store, status, revision: revision, reason: .fetchFailed, message: "reading \(revision) failed: \(error)",
                                   failures: failuresSoFar, started: started)
         }
-        let reconciler = Reconciler(conn: conn)
-        let (cache, overrides, metrics) = (self.cache, options, self.metrics)
+        let label = parsed.snapshot.label
         let plan: Plan
         let result: ApplyResult
         do {
-            (plan, result) = try await reconciler.apply(loading: { live in
-                var loadOptions = LoadOptions()
-                loadOptions.externalProfiles = live.externalProfiles
-                let loaded = DesiredStateLoader.load(files: snapshot.files, options: loadOptions, cache: cache)
-                cache.retain(onlyFilesOf: snapshot.files)
-                metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
-                guard let desired = loaded.state else { throw DesiredStateRejected(diagnostics: loaded.diagnostics) }
-                return (desired, PlanOptions(policy: desired.policy, prune: overrides.prune, heal: overrides.heal, adopt: overrides.adopt))
-            }, source: "\(source.url)@\(snapshot.displayRevision)", actor: options.actor, revision: revision)
+            (plan, result) = try await Reconciliation(conn: conn).apply(parsed, overrides: options.overrides, actor: options.actor,
+                                                                        revision: revision)
         } catch let rejected as DesiredStateRejected {
             let errors = rejected.diagnostics.errors
-            let message = "\(errors.count) error\(errors.count == 1 ? "" : "s") at \(snapshot.displayRevision): "
+            let message = "\(errors.count) error\(errors.count == 1 ? "" : "s") at \(label): "
                 + errors.prefix(5).map(\.description).joined(separator: "; ")
             return try await fail(store, status, revision: revision, reason: .validationFailed, message: message,
                                   failures: failuresSoFar, started: started)
@@ -243,12 +256,12 @@ public actor Controller {
         let summary = plan.summary
         let changes = summary.create + summary.update + summary.delete
         let message = changes + summary.trigger == 0
-            ? "\(snapshot.displayRevision) is applied; no changes"
-            : "applied \(snapshot.displayRevision): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
+            ? "\(label) is applied; no changes"
+            : "applied \(label): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
         try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
                                       reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message)
         try await store.recordRun(sourceID: status.id, SyncRun(
-            revision: revision, startedAt: started, finishedAt: Date(), result: changes + summary.trigger == 0 ? .noOp : .applied,
+            revision: revision, startedAt: started, finishedAt: clock.now(), result: changes + summary.trigger == 0 ? .noOp : .applied,
             summary: .object(["create": .int(Int64(summary.create)), "update": .int(Int64(summary.update)),
                               "delete": .int(Int64(summary.delete)), "trigger": .int(Int64(summary.trigger)),
                               "drift": .int(Int64(summary.drifted))]),
@@ -264,17 +277,13 @@ public actor Controller {
     private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message: String,
                       failures previous: Int? = nil, started: Date) async throws -> ReconcileOutcome {
         let failures = (previous ?? status.failures) + 1
-        let next = Date().addingTimeInterval(seconds(options.backoff.delay(afterFailures: failures)))
+        let next = clock.now().addingTimeInterval(options.backoff.delay(afterFailures: failures).inSeconds)
         try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next)
         try await store.recordRun(sourceID: status.id, SyncRun(revision: revision ?? status.lastAttemptedRevision, startedAt: started,
-                                                               finishedAt: Date(), result: .failed, summary: nil, error: message))
+                                                               finishedAt: clock.now(), result: .failed, summary: nil, error: message))
         logger.warning("reconcile failed", metadata: ["reason": .string(reason.rawValue), "message": .string(message),
-                                                      "retry_in_s": .string(String(format: "%.1f", next.timeIntervalSinceNow))])
+                                                      "retry_in_ms": .string("\(Int(next.timeIntervalSince(clock.now()) * 1000))")])
         return .failed(reason: reason, message: message)
-    }
-
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }
 

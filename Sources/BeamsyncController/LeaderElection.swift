@@ -1,4 +1,4 @@
-import BeamsyncStore
+import BeamsyncPostgres
 import Foundation
 import Logging
 

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncTime
 import Foundation
 import Logging
 

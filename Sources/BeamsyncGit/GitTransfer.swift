@@ -1,3 +1,4 @@
+import BeamsyncTime
 import CGit2
 import Foundation
 
@@ -42,13 +43,10 @@ final class FetchJob: @unchecked Sendable {
         self.remote = RemoteURL(url)
         self.credentials = credentials
         self.timeout = timeout
-        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        self.deadline = .now() + .nanoseconds(Int(clamping: max(0, nanos)))
+        self.deadline = .now() + .milliseconds(Int(clamping: timeout.inMilliseconds))
     }
 
-    var timeoutSeconds: Double {
-        Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-    }
+    var timeoutSeconds: Double { timeout.inSeconds }
 
     /// True once the caller stopped waiting or the deadline passed: callbacks then abort.
     var shouldAbort: Bool {

@@ -1,109 +1,24 @@
-/// SHA-256 (FIPS 180-4). The model module may not depend on a crypto package (it does no I/O and
-/// imports only Yams and Foundation), and hashing a profile is a few hundred bytes, so a small
-/// portable implementation is enough. Checked against the NIST vectors in the tests.
-public struct SHA256Digest: Sendable {
-    private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
-        (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var buffer: [UInt8] = []
-    private var length: UInt64 = 0
+import Crypto
 
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
-
-    public init() { buffer.reserveCapacity(64) }
-
-    public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
-        let array = bytes as? [UInt8] ?? Array(bytes)
-        array.withUnsafeBufferPointer { update(buffer: $0) }
-    }
-
-    /// Whole 64-byte blocks are compressed straight from the input; only the tail is buffered.
-    public mutating func update(buffer input: UnsafeBufferPointer<UInt8>) {
-        length &+= UInt64(input.count)
-        var offset = 0
-        if !buffer.isEmpty {
-            let take = min(64 - buffer.count, input.count)
-            buffer.append(contentsOf: input[0..<take])
-            offset = take
-            if buffer.count == 64 {
-                buffer.withUnsafeBufferPointer { compress(block: UnsafeRawBufferPointer($0)) }
-                buffer.removeAll(keepingCapacity: true)
-            }
-        }
-        while input.count - offset >= 64 {
-            compress(block: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: input[offset..<offset + 64])))
-            offset += 64
-        }
-        if offset < input.count { buffer.append(contentsOf: input[offset...]) }
-    }
-
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8
-        var tail = buffer
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        tail.withUnsafeBufferPointer { p in
-            var i = 0
-            while i < p.count {
-                compress(block: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: p[i..<i + 64])))
-                i += 64
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
-            out.append(contentsOf: [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16),
-                                    UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)])
-        }
-        return out
-    }
-
-    private mutating func compress(block: UnsafeRawBufferPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for t in 0..<16 {
-                w[t] = UInt32(block[t * 4]) << 24 | UInt32(block[t * 4 + 1]) << 16
-                    | UInt32(block[t * 4 + 2]) << 8 | UInt32(block[t * 4 + 3])
-            }
-            for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = h
-            Self.k.withUnsafeBufferPointer { k in
-                for t in 0..<64 {
-                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
-                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ maj
-                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-                }
-            }
-            h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
-        }
-    }
-
-    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-
-    /// Lower-case hex digest of `bytes`.
+/// SHA-256 as lower-case hex: spec hashes, graph content addresses, migration checksums.
+/// The digest itself is swift-crypto's; this only fixes the text form beampipe stores.
+public enum SHA256Digest {
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var d = SHA256Digest()
-        d.update(bytes)
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in d.finalize() { hex.append(digits[Int(byte >> 4)]); hex.append(digits[Int(byte & 0xF)]) }
-        return String(decoding: hex, as: UTF8.self)
+        let digest: SHA256.Digest
+        if let array = bytes as? [UInt8] {
+            digest = SHA256.hash(data: array)
+        } else {
+            digest = SHA256.hash(data: Array(bytes))
+        }
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 64) { out in
+            var i = 0
+            for byte in digest {
+                out[i] = digits[Int(byte >> 4)]
+                out[i + 1] = digits[Int(byte & 0xF)]
+                i += 2
+            }
+            return 64
+        }
     }
 }

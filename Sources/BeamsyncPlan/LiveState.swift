@@ -162,17 +162,6 @@ public struct InventoryEntry: Sendable, Hashable, Codable {
     }
 }
 
-/// beampipe's execution statuses.
-public enum ExecutionStatus: String, Sendable, Codable, CaseIterable {
-    case pending, running
-    case awaitingScheduler = "awaiting_scheduler"
-    case completed, failed, cancelled
-    case notSubmitted = "not_submitted"
-    case retrying
-
-    public var isTerminal: Bool { [.completed, .failed, .cancelled, .notSubmitted].contains(self) }
-}
-
 /// An execution row, as far as planning needs it: names are idempotency keys, pins block deletes.
 public struct LiveExecution: Sendable, Hashable, Codable {
     public var name: String

@@ -128,6 +128,8 @@ public struct Plan: Sendable, Codable {
     public var formatVersion: Int
     /// The git revision or directory the desired state came from.
     public var source: String
+    /// The commit the desired state was read at (nil for a working directory).
+    public var sourceRevision: String? = nil
     /// The database's change serial when the plan was made; `apply --plan` refuses a stale plan.
     public var liveSerial: Int64
     /// Hash of every live row and inventory entry the plan was computed against; it changes when
@@ -140,7 +142,8 @@ public struct Plan: Sendable, Codable {
     public var impact: [ProjectImpact]
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", source, liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
+        case formatVersion = "format_version", source, sourceRevision = "source_revision"
+        case liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
         case options, changes, diagnostics, impact
     }
 

@@ -1,5 +1,5 @@
 import BeamsyncController
-import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncStore
 import Foundation
 import Hummingbird
@@ -12,14 +12,14 @@ public struct ServerDependencies: Sendable {
     /// Wakes the controller (a webhook is a hint).
     public var wake: @Sendable () -> Void
     /// The status document served at /api/v2/gitops/status.
-    public var status: @Sendable () async throws -> JSONValue
+    public var status: @Sendable () async throws -> GitOpsStatus
     /// Whether the database answers (for /readyz).
     public var databaseReady: @Sendable () async -> Bool
     /// Webhook bodies larger than this are refused with 413.
     public var maxBodyBytes: Int = 1 << 20
 
     public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () -> Void,
-                status: @escaping @Sendable () async throws -> JSONValue, databaseReady: @escaping @Sendable () async -> Bool) {
+                status: @escaping @Sendable () async throws -> GitOpsStatus, databaseReady: @escaping @Sendable () async -> Bool) {
         self.metrics = metrics
         self.secrets = secrets
         self.wake = wake
@@ -44,10 +44,10 @@ public enum BeamsyncHTTP {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: deps.metrics.render())))
         }
         router.get("/api/v2/gitops/status") { _, _ -> Response in
-            json(.ok, try await deps.status())
+            json(.ok, try await deps.status().json())
         }
         router.get("/") { _, _ -> Response in
-            let status = (try? await deps.status()) ?? .object(["error": .string("status unavailable")])
+            let status = try? await deps.status()
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(status))))
@@ -88,10 +88,10 @@ public enum BeamsyncHTTP {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.canonicalStringPretty + "\n")))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
     }
 
     /// The application bound to `host:port`.
@@ -102,20 +102,23 @@ public enum BeamsyncHTTP {
 
 /// A small human status page.
 enum StatusPage {
-    static func html(_ status: JSONValue) -> String {
+    static func html(_ status: GitOpsStatus?) -> String {
         func esc(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         }
         var rows = ""
-        for source in status["sources"]?.arrayValue ?? [] {
-            let cells = ["url", "branch", "path", "status", "reason", "message", "last_applied_revision", "last_attempted_revision"]
-                .map { "<td>" + esc(source[$0]?.stringValue ?? "") + "</td>" }.joined()
+        for source in status?.sources ?? [] {
+            let s = source.status
+            let cells = [s.url, s.branch, s.path, s.status?.rawValue ?? "", s.reason?.rawValue ?? "", s.message ?? "",
+                         s.lastAppliedRevision ?? "", s.lastAttemptedRevision ?? ""]
+                .map { "<td>" + esc($0) + "</td>" }.joined()
             rows += "<tr>\(cells)</tr>\n"
         }
+        let leader = status == nil ? "status unavailable" : (status?.leader == true ? "yes" : "no")
         return """
             <!doctype html><html><head><meta charset="utf-8"><title>beamsync</title>
             <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head>
-            <body><h1>beamsync</h1><p>leader: \(status["leader"]?.boolValue == true ? "yes" : "no")</p>
+            <body><h1>beamsync</h1><p>leader: \(leader)</p>
             <table><tr><th>url</th><th>branch</th><th>path</th><th>status</th><th>reason</th><th>message</th><th>applied</th><th>attempted</th></tr>
             \(rows)</table><p><a href="/metrics">metrics</a> · <a href="/api/v2/gitops/status">status JSON</a></p></body></html>
             """

@@ -1,5 +1,7 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
+import BeamsyncTime
 import Foundation
 
 /// What `ExecutionLedger.create` needs for an execution created outside git (CLI, API).
@@ -47,7 +49,7 @@ public struct ExecutionTransition: Sendable {
     public var detail: [String: JSONValue]
     public var submissionState: SubmissionState?
     public var daliugeSessionID: String?
-    public var backend: String?
+    public var backend: ExecutionBackend?
     public var simulated: Bool?
     public var daliugeState: String?
     public var lastError: String?
@@ -56,7 +58,7 @@ public struct ExecutionTransition: Sendable {
     public var nextPollIn: Duration
 
     public init(status: ExecutionStatus? = nil, step: String, message: String, detail: [String: JSONValue] = [:],
-                submissionState: SubmissionState? = nil, daliugeSessionID: String? = nil, backend: String? = nil,
+                submissionState: SubmissionState? = nil, daliugeSessionID: String? = nil, backend: ExecutionBackend? = nil,
                 simulated: Bool? = nil, daliugeState: String? = nil, lastError: String? = nil, failedDrops: JSONValue? = nil,
                 nextPollIn: Duration = .zero) {
         self.status = status
@@ -390,7 +392,7 @@ public struct ExecutionLedger: Sendable {
 
     private static func transitionParameters(_ id: UUID, _ target: ExecutionStatus, _ change: ExecutionTransition) -> [PGValue?] {
         [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
-         change.daliugeSessionID.map(PGValue.text), change.backend.map(PGValue.text), change.simulated.map(PGValue.bool),
+         change.daliugeSessionID.map(PGValue.text), change.backend.map { PGValue.text($0.rawValue) }, change.simulated.map(PGValue.bool),
          change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
          .bool(target.isTerminal), .double(seconds(change.nextPollIn))]
     }

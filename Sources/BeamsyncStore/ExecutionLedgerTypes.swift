@@ -1,5 +1,6 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 import Foundation
 
 /// beampipe's execution status machine (beampipe.md §5.1, `ExecutionStatus.allows`).
@@ -62,7 +63,7 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
     public var lastError: String?
     public var simulated: Bool
     /// `rest_remote`, `slurm_remote` or `simulated` once the runner picked a backend.
-    public var backend: String?
+    public var backend: ExecutionBackend?
     public var cancelRequestedAt: Date?
     public var nextPollAt: Date?
     /// Consecutive polls that read no usable state (unknown session or unreachable DIM).
@@ -176,7 +177,7 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         remoteSessionDir = try row.optionalString("remote_session_dir")
         lastError = try row.optionalString("last_error")
         simulated = try row.bool("simulated")
-        backend = try row.optionalString("backend")
+        backend = try row.optionalString("backend").flatMap(ExecutionBackend.init(rawValue:))
         cancelRequestedAt = try row.optionalDate("cancel_requested_at")
         nextPollAt = try row.optionalDate("next_poll_at")
         pollFailures = try row.int("poll_failures")

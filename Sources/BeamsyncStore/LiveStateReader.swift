@@ -1,5 +1,6 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 
 /// Reads the planner's view of the database in one go (call inside a transaction for a
 /// consistent snapshot).

@@ -1,5 +1,6 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 import Foundation
 
 /// What an apply wrote.

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncPostgres
 import Foundation
 
 /// The Ready / Reconciling / Stalled condition of a source, as Flux reports it.
@@ -38,6 +39,28 @@ public struct SourceStatus: Sendable, Codable, Equatable {
     public var reconcileRequestedAt: Date?
     public var lastAppliedAt: Date?
     public var updatedAt: Date?
+
+    public init(id: Int64, url: String, branch: String, path: String, status: ReadyStatus? = nil, reason: StatusReason? = nil,
+                message: String? = nil, lastAppliedRevision: String? = nil, lastAttemptedRevision: String? = nil,
+                lastLiveVersion: Int64? = nil, failures: Int = 0, nextAttemptAt: Date? = nil, suspended: Bool = false,
+                reconcileRequestedAt: Date? = nil, lastAppliedAt: Date? = nil, updatedAt: Date? = nil) {
+        self.id = id
+        self.url = url
+        self.branch = branch
+        self.path = path
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.lastAppliedRevision = lastAppliedRevision
+        self.lastAttemptedRevision = lastAttemptedRevision
+        self.lastLiveVersion = lastLiveVersion
+        self.failures = failures
+        self.nextAttemptAt = nextAttemptAt
+        self.suspended = suspended
+        self.reconcileRequestedAt = reconcileRequestedAt
+        self.lastAppliedAt = lastAppliedAt
+        self.updatedAt = updatedAt
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, url, branch, path, status, reason, message, failures, suspended

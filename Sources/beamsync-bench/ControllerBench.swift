@@ -1,5 +1,7 @@
 import BeamsyncController
 import BeamsyncModel
+import BeamsyncOperations
+import BeamsyncPostgres
 import BeamsyncServer
 import BeamsyncStore
 import Foundation
@@ -41,7 +43,7 @@ enum ControllerBench {
         let cacheDir = profilesDir.deletingLastPathComponent().appendingPathComponent("cache").path
 
         try await withBenchDatabase(adminURL) { conn, url in
-            let source = GitDesiredSource(url: "file://" + repo.path, branch: "main", cacheDirectory: cacheDir, cache: ParsedFileCache())
+            let source = GitSource(url: "file://" + repo.path, ref: "main", cacheDirectory: cacheDir, cache: ParsedFileCache())
             var logger = Logger(label: "bench")
             logger.logLevel = .error
             let controller = Controller(source: source, conninfo: url, logger: logger, cache: source.cache!)

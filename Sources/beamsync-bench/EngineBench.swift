@@ -1,5 +1,7 @@
 import BeamsyncEngine
 import BeamsyncModel
+import BeamsyncOperations
+import BeamsyncPostgres
 import BeamsyncStore
 import Foundation
 #if canImport(Glibc)

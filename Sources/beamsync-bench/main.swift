@@ -1,6 +1,8 @@
 import BeamsyncCLI
 import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
 import Foundation
 
@@ -147,7 +149,7 @@ func withBenchDatabase<T>(_ adminURL: String, _ body: (PGConnection, String) asy
     var components = URLComponents(string: adminURL)!
     components.path = "/" + name
     let conn = try await PGConnection.connect(conninfo: components.string!)
-    _ = try await Migrator().migrate(conn)
+    _ = try await Migrator.beamsync.migrate(conn)
     do {
         let value = try await body(conn, components.string!)
         await conn.close()
@@ -191,7 +193,7 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
     var applySeconds = Double.infinity
     for _ in 0..<3 {
         try await withBenchDatabase(adminURL) { conn, _ in
-            let r = Reconciler(conn: conn)
+            let r = ApplyTransaction(conn: conn)
             let (_, t) = try await timed {
                 let (_, result) = try await r.apply(loading: { live in (load(tree.files, live: live), options) },
                                                     source: "bench", actor: "bench", revision: nil)
@@ -202,7 +204,7 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
     }
     report("apply 10,000 creates (parse+plan+write, 1 tx)", applySeconds, goal: 1.5)
     try await withBenchDatabase(adminURL) { conn, _ in
-        let r = Reconciler(conn: conn)
+        let r = ApplyTransaction(conn: conn)
         let (live, tRead) = try await timed { try await r.readLive() }
         let (state, tParse) = await timed { load(tree.files, live: live) }
         let (plan, tPlan) = await timed { Planner(options: options).plan(desired: state, live: live, source: "bench") }
@@ -214,7 +216,7 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
 
     var planChanged = Double.infinity, applyUpdates = Double.infinity
     try await withBenchDatabase(adminURL) { conn, _ in
-        let r = Reconciler(conn: conn)
+        let r = ApplyTransaction(conn: conn)
         _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
         // Every profile edited: the plan has 10,000 updates.
         let edited = tree.files.map { f in
@@ -289,7 +291,7 @@ func noOpPlanBenchmark(adminURL: String, tree: DirectoryTree.Result, root: Strin
         return DesiredStateLoader.load(files: files, options: o).state!
     }
     try await withBenchDatabase(adminURL) { conn, _ in
-        let r = Reconciler(conn: conn)
+        let r = ApplyTransaction(conn: conn)
         _ = try await r.apply(load(tree.files, live: LiveState()), options: options, source: "bench", actor: "bench", revision: nil)
         var best = Double.infinity
         for _ in 0..<3 {

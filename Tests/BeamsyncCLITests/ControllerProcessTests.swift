@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncPostgres
 import BeamsyncServer
 import BeamsyncStore
 import Foundation

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncPostgres
 import BeamsyncStore
 import BeamsyncTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import BeamsyncCLI
 import BeamsyncModel
+import BeamsyncOperations
 import Foundation
 import Testing
 

@@ -1,6 +1,6 @@
+@testable import BeamsyncEngine
 import BeamsyncModel
 import Testing
-@testable import BeamsyncEngine
 
 /// Mirrors beampipe's `beampipe-orchestration/tests/dim_classification.rs`, plus the DALiuGE
 /// quirks beampipe gets wrong (`{"Status": "Success"}` for an unknown session).

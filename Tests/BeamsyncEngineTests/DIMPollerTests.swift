@@ -1,6 +1,6 @@
+@testable import BeamsyncEngine
 import Foundation
 import Testing
-@testable import BeamsyncEngine
 
 /// A DIM that answers from a script; the last answer repeats.
 private final class ScriptedDIM: DIMSessionObserver, @unchecked Sendable {

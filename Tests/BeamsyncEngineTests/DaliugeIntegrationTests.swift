@@ -1,8 +1,8 @@
+@testable import BeamsyncEngine
 import BeamsyncModel
 import BeamsyncTestSupport
 import Foundation
 import Testing
-@testable import BeamsyncEngine
 
 /// The DALiuGE stack that `scripts/dlg.sh start DIR` prints.
 struct DaliugeServices {

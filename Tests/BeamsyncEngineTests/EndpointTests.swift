@@ -1,7 +1,7 @@
+@testable import BeamsyncEngine
 import BeamsyncModel
 import Foundation
 import Testing
-@testable import BeamsyncEngine
 
 @Suite("Profile → endpoints and translation settings")
 struct EndpointTests {

@@ -1,7 +1,7 @@
+@testable import BeamsyncEngine
 import BeamsyncTestSupport
 import Foundation
 import Testing
-@testable import BeamsyncEngine
 
 /// A real TLS peer: `openssl s_server -www` with a self-signed certificate for 127.0.0.1.
 private final class OpenSSLServer: @unchecked Sendable {

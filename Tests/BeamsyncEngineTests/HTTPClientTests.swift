@@ -1,7 +1,7 @@
+@testable import BeamsyncEngine
 import BeamsyncTestSupport
 import Foundation
 import Testing
-@testable import BeamsyncEngine
 
 @Suite("HTTPClient against a loopback server")
 struct HTTPClientTests {

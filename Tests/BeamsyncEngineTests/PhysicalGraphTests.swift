@@ -1,6 +1,6 @@
+@testable import BeamsyncEngine
 import BeamsyncModel
 import Testing
-@testable import BeamsyncEngine
 
 @Suite("Physical graph preparation and roots")
 struct PhysicalGraphTests {

@@ -1,5 +1,6 @@
 @testable import BeamsyncEngine
 import BeamsyncModel
+import BeamsyncPostgres
 import BeamsyncStore
 import BeamsyncTestSupport
 import Foundation
@@ -91,7 +92,7 @@ struct RunnerConcurrencyTests {
                 // As if translated: the next step creates the session on the DIM.
                 try await h.ledger.transition(e.id, ExecutionTransition(status: .running, step: "translating", message: "test"))
                 try await h.ledger.transition(e.id, ExecutionTransition(step: "session_creating", message: "test",
-                                                                        daliugeSessionID: "s-\(i)", backend: "rest_remote"))
+                                                                        daliugeSessionID: "s-\(i)", backend: .restRemote))
                 ids.append(e.id)
             }
             var config = testRunnerConfiguration()

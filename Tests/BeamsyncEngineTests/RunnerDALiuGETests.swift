@@ -1,6 +1,5 @@
 @testable import BeamsyncEngine
 import BeamsyncModel
-import BeamsyncPlan
 import BeamsyncStore
 import BeamsyncTestSupport
 import Foundation
@@ -31,7 +30,7 @@ struct RunnerDALiuGETests {
             let done = try await h.drive(runner, e.id)
             await runner.close()
             #expect(done.status == .completed, "\(done.lastError ?? "")")
-            #expect(done.backend == "rest_remote" && !done.simulated && done.submissionState == .submitted)
+            #expect(done.backend == .restRemote && !done.simulated && done.submissionState == .submitted)
             #expect(done.daliugeState == "FINISHED" && done.startedAt != nil && done.completedAt != nil && done.lastError == nil)
             let sessionID = DaliugeSessionID.make(executionID: e.id, createdAt: e.createdAt)
             #expect(done.daliugeSessionID == sessionID)
@@ -193,7 +192,7 @@ struct RunnerDALiuGETests {
             try await h.ledger.transition(e.id, ExecutionTransition(status: .running, step: "translating", message: "test"))
             try await h.ledger.transition(e.id, ExecutionTransition(
                 step: "deployed", message: "test: pretend deployed", submissionState: .submitted,
-                daliugeSessionID: "BeampipeExecution-lost-\(UUID().uuidString.lowercased())", backend: "rest_remote"))
+                daliugeSessionID: "BeampipeExecution-lost-\(UUID().uuidString.lowercased())", backend: .restRemote))
             let runner = h.runner()
             var passes = 0
             while try await h.record(e.id).isTerminal == false && passes < 20 {
@@ -239,7 +238,7 @@ struct RunnerDALiuGETests {
             let first = h.runner()
             try await h.drive(first, e.id) { $0.step == "deploying" }
             // The call the first runner made just before it died.
-            let graph = try #require(await first.cachedGraph(e.id))
+            let graph = try #require(await first.graphs.get(e.id))
             let sid = try #require(try await h.record(e.id).daliugeSessionID)
             let viaProxy = DIMClient(endpoint: DIMEndpoint(baseURL: "http://127.0.0.1:\(proxy.port)"), http: HTTPClient())
             try await viaProxy.deploy(sid, roots: graph.roots)

@@ -1,6 +1,6 @@
 @testable import BeamsyncEngine
 import BeamsyncModel
-import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
 import BeamsyncTestSupport
 import Foundation
@@ -69,7 +69,7 @@ struct RunnerHarness {
         do {
             let conninfo = try RunnerServices.conninfo(database: name)
             let conn = try await PGConnection.connect(conninfo: conninfo)
-            _ = try await Migrator().migrate(conn)
+            _ = try await Migrator.beamsync.migrate(conn)
             let value = try await body(RunnerHarness(conninfo: conninfo, conn: conn))
             await conn.close()
             try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
@@ -167,7 +167,7 @@ struct RunnerLedgerTests {
             let runner = ExecutionRunner(conninfo: h.conninfo, environment: ["BEAMPIPE_USE_REAL_BACKENDS": "false"])
             let done = try await h.drive(runner, e.id)
             await runner.close()
-            #expect(done.status == .completed && done.backend == "simulated" && done.simulated)
+            #expect(done.status == .completed && done.backend == .simulated && done.simulated)
             #expect(done.daliugeSessionID == nil, "no session was created anywhere")
             let events = try await h.ledger.events(of: e.id)
             #expect(events.map(\.step) == ["created", "simulated", "completed"])
@@ -190,7 +190,7 @@ struct RunnerLedgerTests {
             let cancelled = try await h.create("HelloWorld", name: "c")
             try await h.ledger.requestCancel(idOrName: "c", actor: "test")
             let a = try await h.drive(runner, cancelled.id)
-            #expect(a.status == .cancelled && a.backend == "simulated")
+            #expect(a.status == .cancelled && a.backend == .simulated)
             #expect(try await h.ledger.events(of: a.id).last?.message?.hasPrefix("simulated: ") == true)
             let noSubmit = try await h.create("HelloWorld", name: "n", doSubmit: false)
             let b = try await h.drive(runner, noSubmit.id)
@@ -212,7 +212,7 @@ struct RunnerLedgerTests {
             let runner = h.runner()
             let done = try await h.drive(runner, e.id)
             await runner.close()
-            #expect(done.status == .failed && done.backend == "slurm_remote")
+            #expect(done.status == .failed && done.backend == .slurmRemote)
             #expect(done.lastError?.hasPrefix("slurm_remote backend is not available in this build") == true)
         }
     }

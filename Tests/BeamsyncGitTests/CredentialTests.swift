@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 @Suite("Remote options, URLs and key files (no network)")
 struct CredentialTests {

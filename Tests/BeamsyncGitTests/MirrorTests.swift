@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 @Suite("GitMirror: clone, fetch and resolve over file://")
 struct MirrorTests {

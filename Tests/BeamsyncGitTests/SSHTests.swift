@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 /// Against the private sshd of scripts/sshd.sh (see its header for the variables). Skipped when
 /// it is not configured, unless BEAMSYNC_REQUIRE_SERVICES=1, which turns a missing server into

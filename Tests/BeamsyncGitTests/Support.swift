@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 #if canImport(Glibc)
 import Glibc

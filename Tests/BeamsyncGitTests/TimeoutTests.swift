@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 @Suite("Watchdog: transfers that stall time out")
 struct TimeoutTests {

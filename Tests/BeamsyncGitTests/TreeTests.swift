@@ -1,6 +1,6 @@
+@testable import BeamsyncGit
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 @Suite("GitMirror: reading trees without a checkout")
 struct TreeTests {

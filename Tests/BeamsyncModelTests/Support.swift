@@ -1,5 +1,5 @@
-import Foundation
 import BeamsyncModel
+import Foundation
 import Testing
 
 /// A REST profile every field test starts from; each case replaces one line.

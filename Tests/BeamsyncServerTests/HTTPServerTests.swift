@@ -1,6 +1,8 @@
 import BeamsyncController
 import BeamsyncModel
+import BeamsyncOperations
 import BeamsyncServer
+import BeamsyncStore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -18,7 +20,11 @@ final class WakeCounter: @unchecked Sendable {
 func makeApp(secrets: WebhookSecrets, wakes: WakeCounter, metrics: ControllerMetrics = ControllerMetrics(), ready: Bool = true,
              maxBody: Int = 1 << 20) -> some ApplicationProtocol {
     var deps = ServerDependencies(metrics: metrics, secrets: secrets, wake: { wakes.wake() },
-                                  status: { .object(["leader": .bool(true), "sources": .array([.object(["url": .string("file:///r"), "status": .string("Ready")])])]) },
+                                  status: {
+                                      GitOpsStatus(sources: [.init(status: SourceStatus(id: 1, url: "file:///r", branch: "main", path: "", status: .ready),
+                                                                   history: [])],
+                                                   liveVersion: 1, leader: true, inventory: .init(), executions: [:])
+                                  },
                                   databaseReady: { ready })
     deps.maxBodyBytes = maxBody
     return Application(router: BeamsyncHTTP.router(deps), logger: Logger(label: "test"))

@@ -1,6 +1,8 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +13,7 @@ private func withLedger<T>(_ body: (ExecutionLedger, PGConnection, String) async
     _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
     return try await TestDatabase.withFreshDatabase { name in
         let conn = try await TestDatabase.connect(name)
-        _ = try await Migrator().migrate(conn)
+        _ = try await Migrator.beamsync.migrate(conn)
         let value = try await body(ExecutionLedger(conn: conn), conn, name)
         await conn.close()
         return value

@@ -1,5 +1,7 @@
 import BeamsyncModel
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +10,7 @@ struct MigratorTests {
     @Test("applies every migration once and records version, name and checksum")
     func appliesOnce() async throws {
         try await TestDatabase.withConnection { conn in
-            let migrator = Migrator()
+            let migrator = Migrator.beamsync
             #expect(try await migrator.pending(conn).map(\.version) == BeamsyncMigrations.all.map(\.version))
             let applied = try await migrator.migrate(conn)
             #expect(applied.map(\.version) == BeamsyncMigrations.all.map(\.version))
@@ -24,8 +26,8 @@ struct MigratorTests {
     @Test("running again is a no-op")
     func idempotent() async throws {
         try await TestDatabase.withConnection { conn in
-            try await Migrator().migrate(conn)
-            #expect(try await Migrator().migrate(conn).isEmpty)
+            try await Migrator.beamsync.migrate(conn)
+            #expect(try await Migrator.beamsync.migrate(conn).isEmpty)
             #expect(try await conn.query("SELECT count(*) AS n FROM beamsync_schema_migrations").single().int("n")
                 == BeamsyncMigrations.all.count)
         }
@@ -82,8 +84,8 @@ struct MigratorTests {
         try await TestDatabase.withFreshDatabase { db in
             let a = try await TestDatabase.connect(db)
             let b = try await TestDatabase.connect(db)
-            async let first = Migrator().migrate(a)
-            async let second = Migrator().migrate(b)
+            async let first = Migrator.beamsync.migrate(a)
+            async let second = Migrator.beamsync.migrate(b)
             let (ranA, ranB) = try await (first, second)
             #expect(ranA.count + ranB.count == BeamsyncMigrations.all.count)
             #expect(ranA.isEmpty || ranB.isEmpty)

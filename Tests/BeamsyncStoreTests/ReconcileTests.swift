@@ -1,6 +1,8 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -22,16 +24,21 @@ func profileYAML(_ name: String, project: String? = nil, isDefault: Bool = false
 }
 
 /// A fresh, migrated database per test.
-func withStore<T>(_ body: (Reconciler, PGConnection) async throws -> T) async throws -> T {
+func withStore<T>(_ body: (ApplyTransaction, PGConnection) async throws -> T) async throws -> T {
     _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
     return try await TestDatabase.withConnection { conn in
-        let r = Reconciler(conn: conn)
-        try await r.prepare()
+        let r = ApplyTransaction(conn: conn)
+        try await Migrator.beamsync.migrateIfPending(conn)
         return try await body(r, conn)
     }
 }
 
-extension Reconciler {
+extension ApplyTransaction {
+    /// What applying `desired` would change, read-only.
+    func plan(_ desired: DesiredState, options: PlanOptions, source: String) async throws -> Plan {
+        Planner(options: options).plan(desired: desired, live: try await readLive(), source: source)
+    }
+
     @discardableResult
     func applyRepo(_ files: [String: String], _ options: PlanOptions = .init()) async throws -> (Plan, ApplyResult) {
         let live = try await readLive()

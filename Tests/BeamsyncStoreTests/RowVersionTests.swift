@@ -1,6 +1,8 @@
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 

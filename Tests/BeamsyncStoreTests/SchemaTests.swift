@@ -1,4 +1,6 @@
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +9,7 @@ import Testing
 struct SchemaTests {
     private func migrated<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await TestDatabase.withConnection { conn in
-            try await Migrator().migrate(conn)
+            try await Migrator.beamsync.migrate(conn)
             return try await body(conn)
         }
     }

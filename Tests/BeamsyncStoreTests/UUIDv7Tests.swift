@@ -1,6 +1,6 @@
+@testable import BeamsyncStore
 import Foundation
 import Testing
-@testable import BeamsyncStore
 
 @Suite struct UUIDv7Tests {
     @Test func layoutFollowsRFC9562() {

@@ -214,7 +214,6 @@ public struct DIMPoller: Sendable {
     }
 
     private func jittered(_ delay: Duration) -> Duration {
-        let factor = 1 + policy.jitter * (2 * random() - 1)
-        return delay * max(0, factor)
+        delay.jittered(by: policy.jitter, random: random())
     }
 }

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncTime
 import Foundation
 
 /// beampipe's DALiuGE session id: `BeampipeExecution-{execution uuid}-{created_at:%Y-%m-%dT%H-%M-%S}` (UTC).

@@ -88,16 +88,16 @@ final class RequestCounter: @unchecked Sendable {
 }
 
 /// Admits at most `limit` requests per server at once, the others in arrival order.
-actor HostGate {
-    let limit: Int
+public actor HostGate {
+    public let limit: Int
     private var inFlight: [String: Int] = [:]
     private var waiting: [String: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)]] = [:]
     private var nextID: UInt64 = 0
 
-    init(limit: Int) { self.limit = limit }
+    public init(limit: Int) { self.limit = limit }
 
     /// true: go ahead (call `leave` afterwards); false: the task was cancelled while waiting.
-    func enter(_ host: String) async -> Bool {
+    public func enter(_ host: String) async -> Bool {
         if inFlight[host, default: 0] < limit {
             inFlight[host, default: 0] += 1
             return true
@@ -118,7 +118,7 @@ actor HostGate {
     }
 
     /// Hands the slot to the next waiter for `host`, or frees it.
-    func leave(_ host: String) {
+    public func leave(_ host: String) {
         if var queue = waiting[host], !queue.isEmpty {
             let next = queue.removeFirst()
             waiting[host] = queue.isEmpty ? nil : queue

@@ -1,3 +1,4 @@
+import BeamsyncTime
 /// The methods the engine uses.
 public enum HTTPMethod: String, Sendable, Hashable, CustomStringConvertible {
     case get = "GET"
@@ -119,9 +120,5 @@ public struct HTTPResponse: Sendable, Hashable {
 
 extension Duration {
     /// Whole milliseconds, at least 1 (libcurl treats 0 as "no timeout").
-    var curlMilliseconds: Int {
-        let (seconds, attoseconds) = components
-        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return Int(max(1, ms))
-    }
+    var curlMilliseconds: Int { Int(max(1, inMilliseconds)) }
 }

@@ -1,6 +1,7 @@
 import BeamsyncModel
-import BeamsyncPlan
+import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTime
 import Foundation
 
 /// Drives every execution in the ledger, whoever created it (git apply, CLI, API): translate,
@@ -22,6 +23,7 @@ public actor ExecutionRunner {
     let logger: RunnerLogger?
     let http: HTTPClient
     let random: @Sendable () -> Double
+    let clock: any WallClock
     /// For `due`, `nextDueAt` and `release`: single statements only, so concurrent tasks may share it.
     private var connection: PGConnection?
     /// One connection per execution being advanced (steps run transactions).
@@ -30,15 +32,14 @@ public actor ExecutionRunner {
     private var active = 0
     /// Translations in flight per Translator Manager (`translationsPerTM`).
     let translations: HostGate
-    /// Prepared physical graphs by execution (read from `graph_blobs`), for append, deploy and
-    /// naming failed drops.
-    var graphs: [UUID: PhysicalGraph] = [:]
+    /// Prepared physical graphs by execution, for append, deploy and naming failed drops.
+    let graphs = PreparedGraphs()
 
     /// `environment` decides the backends (`BEAMPIPE_USE_REAL_BACKENDS`) unless `configuration`
     /// is given.
     public init(conninfo: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                 configuration: RunnerConfiguration? = nil, logger: RunnerLogger? = nil,
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, clock: any WallClock = SystemWallClock()) {
         var configuration = configuration ?? RunnerConfiguration(environment: environment)
         configuration.concurrency = max(1, configuration.concurrency)
         self.conninfo = conninfo
@@ -49,6 +50,7 @@ public actor ExecutionRunner {
         self.http = HTTPClient(threads: max(2, configuration.concurrency), name: "beamsync-runner-http",
                                maxPerHost: configuration.callsPerHost)
         self.random = random
+        self.clock = clock
         self.translations = HostGate(limit: max(1, configuration.translationsPerTM))
     }
 
@@ -211,67 +213,18 @@ public actor ExecutionRunner {
     }
 
     private func step(_ e: ExecutionRecord, ledger: ExecutionLedger) async throws {
-        let simulated = e.backend == "simulated" || (e.backend == nil && !configuration.useRealBackends)
-        if simulated {
-            return try await SimulatedBackend(ledger: ledger).advance(e)
+        let context = DriverContext(ledger: ledger, http: http, configuration: configuration, clock: clock, logger: logger,
+                                    random: random, graphs: graphs, translations: translations)
+        switch ExecutionDrivers.driver(for: e, configuration: configuration, http: http) {
+        case .success(let driver):
+            try await driver.resume(e, in: context)
+        case .failure(let refusal):
+            try await context.fail(e, refusal.message, backend: refusal.backend)
         }
-        guard let snapshot = e.deploymentProfileSnapshot else {
-            return try await fail(e, ledger: ledger, "the execution has no pinned deployment profile snapshot; "
-                                  + "beamsync does not fall back to a live profile (create it again)")
-        }
-        let profile: DeploymentProfile
-        do {
-            profile = try ProfileSnapshot.decode(snapshot)
-        } catch {
-            return try await fail(e, ledger: ledger, error.description)
-        }
-        switch profile.deployment {
-        case .slurmRemote:
-            if e.cancelRequestedAt != nil {
-                try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
-                    status: .cancelled, step: RunnerStep.cancelled, message: "cancelled before anything was submitted"))
-                return
-            }
-            return try await fail(e, ledger: ledger, "slurm_remote backend is not available in this build "
-                                  + "(profile '\(profile.name)'); nothing was submitted", backend: "slurm_remote")
-        case .restRemote(let rest):
-            let driver: RestRemoteDriver
-            do {
-                driver = try RestRemoteDriver(runner: self, ledger: ledger, profile: profile, rest: rest)
-            } catch {
-                return try await fail(e, ledger: ledger, "deployment profile '\(profile.name)': \(error)", backend: "rest_remote")
-            }
-            try await driver.advance(e)
-        }
-    }
-
-    // MARK: Helpers shared by the drivers
-
-    func fail(_ e: ExecutionRecord, ledger: ExecutionLedger, _ message: String, backend: String? = nil,
-              submission: SubmissionState? = nil, detail: [String: JSONValue] = [:], failedDrops: JSONValue? = nil,
-              daliugeState: String? = nil) async throws {
-        log(.warning, "execution \(e.name) failed: \(message)")
-        try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
-            status: .failed, step: RunnerStep.failed, message: message, detail: detail,
-            submissionState: submission ?? (e.submissionState == .submitted ? nil : .failed),
-            backend: backend, daliugeState: daliugeState, lastError: message, failedDrops: failedDrops))
     }
 
     nonisolated func log(_ level: RunnerLogger.Level, _ message: String, _ metadata: [String: String] = [:]) {
         logger?.emit(level, message, metadata)
-    }
-
-    func cachedGraph(_ id: UUID) -> PhysicalGraph? { graphs[id] }
-    func cache(_ graph: PhysicalGraph, for id: UUID) {
-        if graphs.count > 256 { graphs.removeAll() }
-        graphs[id] = graph
-    }
-    func forget(_ id: UUID) { graphs[id] = nil }
-
-    /// `delay` scaled by a random factor in 1 ± jitter.
-    func jittered(_ delay: Duration) -> Duration {
-        let factor = 1 + configuration.poll.jitter * (2 * random() - 1)
-        return delay * max(0.05, factor)
     }
 
     /// The ledger on the control connection (single statements only).
@@ -337,67 +290,5 @@ actor Doorbell {
         guard let waiter, waiter.id == id else { return }
         self.waiter = nil
         waiter.continuation.resume()
-    }
-}
-
-/// The built-in stand-in used when `BEAMPIPE_USE_REAL_BACKENDS` is not true: it records what
-/// it would deploy (graph, profile, session id) and completes, contacting nothing. Every line it
-/// writes starts with "simulated:".
-struct SimulatedBackend {
-    let ledger: ExecutionLedger
-
-    func advance(_ e: ExecutionRecord) async throws {
-        let expect = (e.status, e.step)
-        if e.cancelRequestedAt != nil {
-            try await ledger.transition(e.id, expecting: expect, ExecutionTransition(
-                status: .cancelled, step: RunnerStep.cancelled, message: "simulated: cancelled on request; no backend was contacted",
-                backend: "simulated", simulated: true))
-            return
-        }
-        switch e.step {
-        case RunnerStep.simulated:
-            if e.doSubmit {
-                try await ledger.transition(e.id, expecting: expect, ExecutionTransition(
-                    status: .completed, step: RunnerStep.completed,
-                    message: "simulated: completed; nothing was translated or deployed (BEAMPIPE_USE_REAL_BACKENDS is not true)",
-                    submissionState: .submitted, daliugeState: "SIMULATED"))
-            } else {
-                try await ledger.transition(e.id, expecting: expect, ExecutionTransition(
-                    status: .notSubmitted, step: RunnerStep.notSubmitted,
-                    message: "simulated: do_submit is false, so nothing would be submitted"))
-            }
-        default:
-            let sessionID = DaliugeSessionID.make(executionID: e.id, createdAt: e.createdAt)
-            var detail: [String: JSONValue] = [
-                "graph_sha256": e.graphSHA256.map(JSONValue.string) ?? .null,
-                "session_id": .string(sessionID),
-                "profile_id": e.deploymentProfileID.map { .string($0.uuidString.lowercased()) } ?? .null,
-                "profile_name": e.profileName.map(JSONValue.string) ?? .null,
-                "profile_revision": e.deploymentProfileRevision.map { .int(Int64($0)) } ?? .null,
-            ]
-            var target = "its backend"
-            if let snapshot = e.deploymentProfileSnapshot, let profile = try? ProfileSnapshot.decode(snapshot) {
-                detail["deployment_kind"] = .string(profile.deployment.kind.rawValue)
-                switch profile.deployment {
-                case .restRemote(let rest):
-                    if let dim = try? DIMEndpoint(rest: rest) {
-                        detail["dim_url"] = .string(dim.baseURL)
-                        target = "DIM \(dim.baseURL)"
-                    }
-                    if let tm = profile.translation.tmURL { detail["tm_url"] = .string(tm) }
-                case .slurmRemote(let slurm):
-                    detail["login_node"] = .string(slurm.loginNode)
-                    target = "Slurm login node \(slurm.loginNode)"
-                }
-            }
-            let sha = (e.graphSHA256 ?? "unknown").prefix(12)
-            let state = e.status == .pending ? ExecutionStatus.running : nil
-            try await ledger.transition(e.id, expecting: expect, ExecutionTransition(
-                status: state, step: RunnerStep.simulated,
-                message: "simulated: would translate graph \(sha) with profile '\(e.profileName ?? "?")' "
-                    + "(revision \(e.deploymentProfileRevision ?? 0)) and deploy it as session \(sessionID) on \(target); "
-                    + "BEAMPIPE_USE_REAL_BACKENDS is not true, so no backend is contacted",
-                detail: detail, submissionState: .preparing, backend: "simulated", simulated: true))
-        }
     }
 }

@@ -12,23 +12,6 @@ public struct RunnerLogger: Sendable {
     }
 }
 
-/// The steps an execution goes through, as recorded in `executions.step` and `execution_events`.
-/// A step is recorded (committed) before the external call it names.
-public enum RunnerStep {
-    public static let created = "created"
-    public static let translating = "translating"
-    public static let sessionCreating = "session_creating"
-    public static let graphAppending = "graph_appending"
-    public static let deploying = "deploying"
-    public static let deployed = "deployed"
-    public static let cancelling = "cancelling"
-    public static let simulated = "simulated"
-    public static let completed = "completed"
-    public static let failed = "failed"
-    public static let cancelled = "cancelled"
-    public static let notSubmitted = "not_submitted"
-}
-
 /// How the runner behaves. `init(environment:)` reads `BEAMPIPE_USE_REAL_BACKENDS`.
 public struct RunnerConfiguration: Sendable {
     /// false: every execution runs through the simulated backend, which contacts nothing.

@@ -1,19 +1,13 @@
 import BeamsyncModel
-import Foundation
 import BeamsyncPlan
+import BeamsyncPostgres
+import Foundation
 
 /// A saved plan no longer matches the database.
 public struct StalePlan: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "the saved plan is stale: the database changed after it was made (by another apply or outside beamsync); nothing was applied — run plan again"
     }
-}
-
-/// The desired state did not load (validation errors); nothing was applied.
-public struct DesiredStateRejected: Error, Sendable, CustomStringConvertible {
-    public var diagnostics: [Diagnostic]
-    public init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
-    public var description: String { diagnostics.errors.map(\.description).joined(separator: "\n") }
 }
 
 /// The plan had errors; nothing was applied.
@@ -23,36 +17,27 @@ public struct PlanRejected: Error, Sendable, CustomStringConvertible {
     public var description: String { plan.diagnostics.errors.map(\.description).joined(separator: "\n") }
 }
 
-/// Plan and apply against one database connection. Applies are serialised by a transaction-scoped
-/// advisory lock and happen in one transaction: the whole plan applies or nothing does.
-public struct Reconciler: Sendable {
+/// The apply transaction: under a transaction-scoped advisory lock, read the live state, plan
+/// against it and write the plan, in one transaction, so the whole plan applies or nothing does
+/// and nothing can change between planning and writing.
+public struct ApplyTransaction: Sendable {
     public static let applyLockName = "beamsync:apply"
     public let conn: PGConnection
 
     public init(conn: PGConnection) { self.conn = conn }
 
-    /// Runs pending migrations (they take their own lock); a no-op when the schema is current.
-    public func prepare() async throws {
-        if try await !Migrator().pending(conn).isEmpty { _ = try await Migrator().migrate(conn) }
-    }
-
     public func readLive() async throws -> LiveState {
         try await conn.transaction(isolation: .repeatableRead) { try await LiveStateReader.read($0) }
     }
 
-    /// A read-only plan: nothing is locked or written.
-    public func plan(_ desired: DesiredState, options: PlanOptions, source: String) async throws -> Plan {
-        Planner(options: options).plan(desired: desired, live: try await readLive(), source: source)
-    }
-
-    /// Plans inside the apply transaction (so nothing can change between plan and write) and applies.
+    /// Plans `desired` inside the transaction and applies it.
     public func apply(_ desired: DesiredState, options: PlanOptions, source: String, actor: String, revision: String?)
         async throws -> (Plan, ApplyResult)
     {
         try await apply(loading: { _ in (desired, options) }, source: source, actor: actor, revision: revision)
     }
 
-    /// Like `apply(_:...)`, with the desired state built from the live state read inside the
+    /// Applies with the desired state built from the live state read inside the
     /// transaction (references may resolve to database-only profiles): one read of the state, not two.
     /// `load` throws to abandon the apply (nothing is written).
     public func apply(loading load: (LiveState) throws -> (DesiredState, PlanOptions), source: String, actor: String, revision: String?)

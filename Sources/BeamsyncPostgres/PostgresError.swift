@@ -63,7 +63,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 
 extension PostgresError {
     static func usage(_ message: String) -> PostgresError { PostgresError(kind: .usage, message: message) }
-    static func decoding(_ message: String) -> PostgresError { PostgresError(kind: .decoding, message: message) }
+    public static func decoding(_ message: String) -> PostgresError { PostgresError(kind: .decoding, message: message) }
 
     /// A short, value-free label for SQL text: whitespace collapsed, at most 80 characters.
     static func label(forSQL sql: String) -> String {

@@ -1,3 +1,4 @@
+import BeamsyncTime
 import CPostgres
 import Foundation
 
@@ -43,8 +44,7 @@ extension PGConnection {
                 if handle.cancelRequested { throw CancellationError() }
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 if remaining <= .zero { return nil }
-                let sliceMS = min(100, max(1, Int32(remaining.components.seconds * 1000
-                    + remaining.components.attoseconds / 1_000_000_000_000_000)))
+                let sliceMS = Int32(min(100, max(1, remaining.inMilliseconds)))
                 var fd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
                 if poll(&fd, 1, sliceMS) < 0 && errno != EINTR {
                     throw PostgresError(kind: .connectionLost, message: "poll on the PostgreSQL socket failed (errno \(errno))")

@@ -7,7 +7,7 @@ public struct Migrator: Sendable {
 
     public let migrations: [Migration]
 
-    public init(migrations: [Migration] = BeamsyncMigrations.all) {
+    public init(migrations: [Migration]) {
         for (previous, next) in zip(migrations, migrations.dropFirst()) {
             precondition(previous.version < next.version, "migrations must be in strictly increasing version order")
         }

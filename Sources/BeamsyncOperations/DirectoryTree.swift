@@ -75,6 +75,15 @@ public enum DirectoryTree {
         return Result(files: files, diagnostics: diagnostics)
     }
 
+    /// The working directory `root` as a snapshot: no revision, file names in diagnostics
+    /// prefixed with `root` so they can be opened from where beamsync was run.
+    public static func snapshot(of root: String) -> SourceSnapshot {
+        let tree = read(root: root)
+        let prefix = root == "." ? "" : (root.hasSuffix("/") ? root : root + "/")
+        return SourceSnapshot(revision: nil, label: root, files: tree.files,
+                              readDiagnostics: tree.diagnostics.map { $0.prefixingFiles(with: prefix) }, displayPrefix: prefix)
+    }
+
     /// The whole file, or nil when it cannot be opened or read.
     static func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

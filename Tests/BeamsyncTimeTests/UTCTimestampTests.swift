@@ -1,4 +1,4 @@
-import BeamsyncModel
+import BeamsyncTime
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
-import BeamsyncStore
+import BeamsyncPostgres
+import BeamsyncTestSupport
 import Foundation
 import Testing
 

@@ -1,0 +1,44 @@
+import BeamsyncModel
+import BeamsyncPlan
+import BeamsyncPostgres
+
+/// The pull-request view (`plan --repo R --ref HEAD --base BASE`): which files changed, what the
+/// change does relative to its base, and what applying the head would do to the database.
+public struct PullRequestReviewer: Sendable {
+    public let conn: PGConnection
+
+    public init(conn: PGConnection) { self.conn = conn }
+
+    public struct Outcome: Sendable {
+        public var review: PullRequestReview
+        /// Set when the base does not validate (or predates beamsync) and was compared as empty.
+        public var baseNote: String?
+    }
+
+    /// Throws `DesiredStateRejected` when the head does not validate.
+    public func review(head: GitSource, base baseRef: String, overrides: PolicyOverrides) async throws -> Outcome {
+        let reconciliation = Reconciliation(conn: conn)
+        async let headParsing = ParsedSource.read(.git(head))
+        let live = try await reconciliation.readLive()
+        let headParsed = try await headParsing
+        let plan = try Reconciliation.plan(headParsed, against: live, overrides: overrides)
+
+        let base = head.at(ref: baseRef)
+        let baseParsed = try await ParsedSource.read(.git(base))
+        let baseChecked = baseParsed.check(externalProfiles: live.externalProfiles)
+        // A base that does not validate (or predates beamsync) is compared as empty.
+        let baseLive = baseChecked.state.map(LiveState.init(simulating:)) ?? LiveState()
+        let note = baseChecked.state == nil
+            ? "the base \(baseParsed.snapshot.label) does not validate (\(baseChecked.diagnostics.errors.count) errors); comparing against an empty base"
+            : nil
+        var changeSet = try Reconciliation.plan(headParsed, against: baseLive, overrides: overrides)
+        changeSet.source = "\(baseParsed.snapshot.label) → \(headParsed.snapshot.label)"
+        var files: [PullRequestReview.FileChange] = []
+        if let b = baseParsed.snapshot.revision, let h = headParsed.snapshot.revision {
+            files = try await head.changedFiles(from: b, to: h)
+        }
+        return Outcome(review: PullRequestReview(base: baseParsed.snapshot.label, head: headParsed.snapshot.label, files: files,
+                                                 changeSet: changeSet, plan: plan),
+                       baseNote: note)
+    }
+}
