@@ -74,6 +74,9 @@ public final class CommitSignatureVerifier: Sendable {
         self.workspace = workspace
     }
 
+    /// The private HOME/GNUPGHOME of the tools (removed with the verifier).
+    var workspacePath: String { workspace.path }
+
     /// Verifies one commit's signature (nil: the commit is unsigned). Never throws: a tool
     /// that fails makes the commit fail with `.verifierFailed` and the tool's explanation.
     public func verify(_ signature: CommitSignature?, commit: GitCommitID) async -> CommitVerification {
