@@ -165,12 +165,14 @@ public struct CommitVerificationFailed: Error, Sendable, CustomStringConvertible
 
     public var description: String {
         let failures = report.failures
-        let scope = report.mode == .all
-            ? "\(report.commits.count) commit\(report.commits.count == 1 ? "" : "s") since "
-                + (report.base.map { "the last applied revision \($0.short)" } ?? "the start of the history")
-            : "the commit being applied"
-        var lines = ["commit signature verification (mode \(report.mode.rawValue)) failed for "
-            + "\(failures.count) of \(scope), up to \(report.head.short):"]
+        var lines: [String]
+        if report.mode == .all {
+            let since = report.base.map { "the last applied revision \($0.short)" } ?? "nothing applied yet"
+            lines = ["commit signature verification (mode all) failed for \(failures.count) of \(report.commits.count) "
+                + "commit\(report.commits.count == 1 ? "" : "s") between \(since) and \(report.head.short):"]
+        } else {
+            lines = ["commit signature verification (mode \(report.mode.rawValue)) failed for \(report.head.short):"]
+        }
         lines += failures.prefix(Self.listed).map { "  " + $0.summary }
         if failures.count > Self.listed { lines.append("  ... and \(failures.count - Self.listed) more") }
         return lines.joined(separator: "\n")

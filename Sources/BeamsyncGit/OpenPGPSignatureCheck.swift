@@ -101,7 +101,9 @@ struct GPGStatus: Equatable {
         return nil
     }
 
-    /// Status-line strings escape `%`, control characters and some others as `%XX`.
+    /// Status-line strings escape `%`, control characters and some others as `%XX`. The user id
+    /// is the signer's claim: control characters decoded from it are replaced, so it cannot
+    /// break a log line.
     static func unescape(_ text: String) -> String {
         var bytes: [UInt8] = []
         var rest = Array(text.utf8)[...]
@@ -114,6 +116,9 @@ struct GPGStatus: Equatable {
                 bytes.append(byte)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        return String(String.UnicodeScalarView(decoded.unicodeScalars.map {
+            $0.properties.generalCategory == .control ? "\u{FFFD}" : $0
+        }))
     }
 }

@@ -141,6 +141,8 @@ struct ToolProcess {
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid { break }
+            // ECHILD: someone else reaped the child (SIGCHLD ignored), so its status is lost;
+            // reported as a failure, never as success.
             if result < 0 && errno != EINTR { return .signalled(0) }
             if ContinuousClock.now >= deadline { return nil }
             usleep(1_000)

@@ -26,8 +26,13 @@ struct VerificationModeTests {
             #expect(all.verdict == .failed && all.failures.map(\.commit) == [sneaky] && all.base == base)
             let error = try #require(await thrownError { try all.requireVerified() } as? CommitVerificationFailed)
             #expect(error.description == """
-                commit signature verification (mode all) failed for 1 of 3 commits since the last applied revision \
-                \(base.short), up to \(head.short):
+                commit signature verification (mode all) failed for 1 of 3 commits between the last applied revision \
+                \(base.short) and \(head.short):
+                  commit \(sneaky.short) (\(sneaky.hex)) is not signed
+                """)
+            let unsignedHead = try await verifier.verify(head: sneaky, base: first, mode: .head, in: mirror)
+            #expect("\(CommitVerificationFailed(report: unsignedHead))" == """
+                commit signature verification (mode head) failed for \(sneaky.short):
                   commit \(sneaky.short) (\(sneaky.hex)) is not signed
                 """)
         }

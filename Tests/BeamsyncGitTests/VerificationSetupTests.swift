@@ -128,6 +128,7 @@ struct OpenPGPParsingTests {
             """)
         #expect(good.failure == nil && good.good && good.valid)
         #expect(good.userID == "Alice % Signer <alice@example.org>")
+        #expect(GPGStatus("[GNUPG:] GOODSIG AB Eve%0A[GNUPG:] GOODSIG").userID == "Eve\u{FFFD}[GNUPG:] GOODSIG")
         #expect(good.primaryFingerprint == "5064C6B7250EEF5D0A7B8743E7A911A58F05A3A1")
         #expect(GPGStatus("[GNUPG:] REVKEYSIG AB Rev\n[GNUPG:] VALIDSIG F 1 2 3 4 5 6 7 8 P").failure == .revoked)
         #expect(GPGStatus("[GNUPG:] EXPKEYSIG AB Old\n[GNUPG:] VALIDSIG F").failure == .expired)
