@@ -113,13 +113,13 @@ struct VerificationModeTests {
             let verifier = try makeVerifier(ssh: allowed, options: options)
 
             let missing = try #require(GitObjectID(hex: String(repeating: "ab", count: 20)))
-            let gone = await thrownError { try await verifier.verify(head: head, base: missing, mode: .all, in: mirror) }
+            let gone = try #require(await thrownError { try await verifier.verify(head: head, base: missing, mode: .all, in: mirror) })
             #expect(gone as? CommitVerificationError == .baseNotFound(base: missing))
-            #expect("\(gone!)".contains("push that commit to a branch or tag"))
+            #expect("\(gone)".contains("push that commit to a branch or tag"))
 
-            let long = await thrownError { try await verifier.verify(head: head, base: base, mode: .all, in: mirror) }
+            let long = try #require(await thrownError { try await verifier.verify(head: head, base: base, mode: .all, in: mirror) })
             #expect(long as? CommitVerificationError == .tooManyCommits(limit: 3, head: head, base: base))
-            #expect("\(long!)".contains("more than 3 commits") && "\(long!)".contains("--ref COMMIT"))
+            #expect("\(long)".contains("more than 3 commits") && "\(long)".contains("--ref COMMIT"))
         }
     }
 

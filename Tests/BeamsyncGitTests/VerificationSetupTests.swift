@@ -17,13 +17,13 @@ struct VerificationSetupTests {
             var options = CommitSignatureVerifier.Options()
             options.toolSearchPath = [empty]
 
-            let ssh = await thrownError { try makeVerifier(ssh: allowed, options: options) }
+            let ssh = try #require(await thrownError { try makeVerifier(ssh: allowed, options: options) })
             #expect(ssh as? CommitVerificationError == .toolMissing(tool: "ssh-keygen", package: "openssh-client",
                                                                     purpose: "verifying SSH-signed commits", searched: [empty]))
-            #expect("\(ssh!)" == "verifying SSH-signed commits needs ssh-keygen, which was not found (searched \(empty)): "
+            #expect("\(ssh)" == "verifying SSH-signed commits needs ssh-keygen, which was not found (searched \(empty)): "
                 + "install Debian's openssh-client package")
-            let gpgv = await thrownError { try makeVerifier(openPGP: keyring, options: options) }
-            #expect("\(gpgv!)".contains("needs gpgv") && "\(gpgv!)".contains("Debian's gpgv package"))
+            let gpgv = try #require(await thrownError { try makeVerifier(openPGP: keyring, options: options) })
+            #expect("\(gpgv)".contains("needs gpgv") && "\(gpgv)".contains("Debian's gpgv package"))
         }
     }
 
