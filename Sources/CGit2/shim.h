@@ -2,20 +2,42 @@
 #define BEAMSYNC_CGIT2_SHIM_H
 
 /*
- * libgit2 1.5.1 for BeamsyncGit, plus the two pieces of its dependencies that BeamsyncGit
+ * libgit2 1.5.1 for BeamsyncGit, plus the pieces of its dependencies that BeamsyncGit
  * calls directly:
  *   - libssh2's knownhost API, to check an SSH host key against a configured known_hosts
  *     file (libgit2 1.5 only consults ~/.ssh/known_hosts);
  *   - mbedTLS's X.509 verifier (the TLS library Debian's libgit2 uses), to verify an HTTPS
  *     server certificate against a per-remote CA file (libgit2 1.5 only has a process-wide
- *     GIT_OPT_SET_SSL_CERT_LOCATIONS).
+ *     GIT_OPT_SET_SSL_CERT_LOCATIONS);
+ *   - mbedTLS's SHA-256, to name the key inside an SSH commit signature by the fingerprint
+ *     ssh-keygen prints, also when ssh-keygen refuses the signature.
  * Variadic functions and function-like macros are not visible to Swift: wrap them here.
+ * So are glibc's GNU extensions (Swift's Glibc module is built without _GNU_SOURCE): the two
+ * that start verification tools safely are declared and wrapped here too.
  */
+#include <fcntl.h>
 #include <git2.h>
 #include <libssh2.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+
+/* glibc 2.9 and 2.34; declared by glibc only under _GNU_SOURCE / __USE_MISC. */
+extern int pipe2(int fds[2], int flags);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/* A pipe whose two ends are closed on exec, created atomically (no window for another
+ * thread's child to inherit them). */
+static inline int cgit2_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+/* Makes a spawned child close every descriptor from `from` on. */
+static inline int cgit2_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 
 static inline int cgit2_set_owner_validation(int on) {
     return git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, on);
@@ -27,6 +49,10 @@ static inline LIBSSH2_SESSION *cgit2_ssh_session_new(void) {
 
 static inline int cgit2_knownhost_readfile(LIBSSH2_KNOWNHOSTS *hosts, const char *file) {
     return libssh2_knownhost_readfile(hosts, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+}
+
+static inline int cgit2_sha256(const unsigned char *input, size_t length, unsigned char output[32]) {
+    return mbedtls_sha256_ret(input, length, output, 0);
 }
 
 /* Key-type bits for libssh2_knownhost_checkp, indexed by git_cert_ssh_raw_type_t. 0 = unknown. */
