@@ -149,7 +149,7 @@ usage() { echo "usage: $0 install | start DIR | status DIR | restart-sshd DIR | 
 
 venv_extras_complete() {
     [[ -f $VENV/$VENV_MARKER && "$(cat "$VENV/$VENV_MARKER")" == "$MPI4PY_PIN" ]] &&
-        USER=${USER:-$(id -un)} "$VENV/bin/python" -c 'import dlg.deploy.create_dlg_job, mpi4py.MPI' 2>/dev/null
+        "$VENV/bin/python" -c 'import dlg, mpi4py.MPI' 2>/dev/null
 }
 
 cmd_install() {
@@ -329,6 +329,9 @@ AccountingStorageHost=$NODE_ADDR
 AccountingStoragePort=$DBD_PORT
 AccountingStoragePass=$DIR/munge-run/munge.socket
 AccountingStorageEnforce=associations
+# Requests no partition can satisfy are refused at submission (as most sites do), not left
+# pending forever with reason PartitionTimeLimit or PartitionConfig.
+EnforcePartLimits=ALL
 JobCompType=jobcomp/none
 NodeName=$NODE NodeAddr=$NODE_ADDR NodeHostname=$NODE CPUs=$CPUS RealMemory=$MEMORY_MB State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
@@ -697,8 +700,8 @@ cmd_start() {
     start_slurmd
     start_sshd
     # The login node's software: the venv must load for the HPC user, not only for root.
-    ssh_as "$HPC_USER" "$VENV/bin/python -c 'import dlg.deploy.create_dlg_job, mpi4py.MPI'" ||
-        die "$HPC_USER cannot import DALiuGE and mpi4py from $VENV"
+    ssh_as "$HPC_USER" "$VENV/bin/python -c 'import dlg, mpi4py.MPI'" ||
+        die "$HPC_USER cannot import DALiuGE and mpi4py from $VENV (a venv must be made from an interpreter every user can read)"
     env_lines | tee "$DIR/env.sh"
     log "ready"
 }
