@@ -31,8 +31,10 @@
 #                 -P <pgt> --config_file <ini>' and read "Created job submission script <path>"
 #   4. sbatch     bash -lc 'cd <session dir> && sbatch --export=ALL --parsable --job-name=<run>
 #                 --account=... --nodes=1 --time=... --partition=... <jobsub.sh>'
-#   5. wait       poll `squeue -h -t all -j ID -o '%i|%T|%r'` and `sacct -n -P -X -j ID
-#                 --format=JobID,State,ExitCode` in one round trip until sacct shows an end state
+#   5. wait       poll `squeue -h -t all -j ID -o '%i|%T|%r'`, `sacct -n -P -X -j ID
+#                 --format=JobID,State,ExitCode` and the last "Session status: [n]" line of
+#                 <session dir>/*/start_dlg_cluster.log in one round trip until sacct shows an end
+#                 state (timed as "queued": sbatch to RUNNING, and "run": RUNNING to the end)
 #   6. check      read the session directory: expected output, err-ID.log, DALiuGE logs
 # Then it measures single round trips over the open connection (true, squeue, sacct).
 set -euo pipefail
@@ -179,6 +181,7 @@ step sbatch
 # 5. Wait for an end state in sacct; squeue (with -t all) is the fresher source while it runs.
 last=""
 started=""
+SUBMITTED=$STEP_T0
 while :; do
     # The third source is DALiuGE's own view: start_dlg_cluster logs the session status every 10 s
     # (4 FINISHED, 6 FAILED) into <session dir>/<node ip>/start_dlg_cluster.log.
@@ -188,7 +191,7 @@ while :; do
     dl=$(sed -n 's/^D //p' <<<"$out")
     line="squeue: ${sq:-<none>}  sacct: ${sa:-<none>}  dlg session: ${dl:-<none>}"
     if [[ $line != "$last" ]]; then
-        echo "  +$(secs $(( $(now) - STEP_T0 ))) s  $line" >&2
+        echo "  sbatch +$(secs $(( $(now) - SUBMITTED ))) s  $line" >&2
         last=$line
     fi
     if [[ -z $started && $sq == *"|RUNNING|"* ]]; then

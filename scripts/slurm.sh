@@ -183,10 +183,7 @@ cmd_install() {
 }
 
 packages_present() {
-    local p
-    for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || return 1
-    done
+    [[ "$(dpkg-query -W -f='${Status}\n' "${PACKAGES[@]}" 2>/dev/null | grep -c 'install ok installed')" -eq ${#PACKAGES[@]} ]]
 }
 
 # ------------------------------------------------------------------------------ process handling
@@ -409,17 +406,19 @@ make_dirs() {
     install -d -m 755 -o root -g root /run/sshd
 }
 
-key() { # file type [passphrase]
-    [[ -s $1 ]] || ssh-keygen -q -t "$2" -N "${3:-}" -C "beamsync-slurm-$2" -f "$1"
+key() { # file type passphrase [ssh-keygen options...]
+    local file=$1 type=$2 passphrase=$3
+    shift 3
+    [[ -s $file ]] || ssh-keygen -q -t "$type" -N "$passphrase" -C "beamsync-slurm-$type" "$@" -f "$file"
 }
 
 make_keys() {
     [[ -s $DIR/munge/munge.key ]] || runuser -u munge -- mungekey --create --keyfile="$DIR/munge/munge.key"
-    key "$DIR/ssh/ssh_host_ed25519_key" ed25519
-    key "$DIR/client/id_ed25519" ed25519
+    key "$DIR/ssh/ssh_host_ed25519_key" ed25519 ""
+    key "$DIR/client/id_ed25519" ed25519 ""
     [[ -s $DIR/client/passphrase ]] || head -c 18 /dev/urandom | base64 >"$DIR/client/passphrase"
     key "$DIR/client/id_ed25519_pass" ed25519 "$(cat "$DIR/client/passphrase")"
-    key "$DIR/client/id_rsa" rsa
+    key "$DIR/client/id_rsa" rsa "" -b 2048
     chmod 600 "$DIR/client/id_ed25519" "$DIR/client/id_ed25519_pass" "$DIR/client/passphrase" "$DIR/client/id_rsa"
     echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$DIR/ssh/ssh_host_ed25519_key.pub")" |
         write_if_changed "$DIR/client/known_hosts" 644 root:root || true
@@ -548,22 +547,26 @@ start_slurmdbd() {
     log "slurmdbd up"
 }
 
-sacct_has() { [[ -n "$("$@" 2>/dev/null)" ]]; }
-
+# Two queries when everything exists already; sacctmgr only for what is missing.
 setup_accounts() {
-    local a u
-    sacct_has sacctmgr -n -P show cluster "$CLUSTER" format=cluster ||
-        sacctmgr -i add cluster "$CLUSTER" >/dev/null
+    local assocs defaults a u
+    # Lines "cluster|account|user"; an account's own association has an empty user.
+    assocs=$(sacctmgr -n -P show assoc format=cluster,account,user 2>/dev/null) ||
+        die "sacctmgr cannot reach slurmdbd (see $DIR/log/slurmdbd.log)"
+    grep -q "^$CLUSTER|" <<<"$assocs" || sacctmgr -i add cluster "$CLUSTER" >/dev/null
     for a in "$ACCOUNT" "$OTHER_ACCOUNT" "$FOREIGN_ACCOUNT"; do
-        sacct_has sacctmgr -n -P show account "$a" format=account ||
+        grep -qxF "$CLUSTER|$a|" <<<"$assocs" ||
             sacctmgr -i add account "$a" Cluster="$CLUSTER" Description="beamsync test account" Organization=beamsync >/dev/null
     done
     for u in "$HPC_USER" "$NOISY_USER"; do
         for a in "$ACCOUNT" "$OTHER_ACCOUNT"; do
-            sacct_has sacctmgr -n -P show assoc where user="$u" account="$a" cluster="$CLUSTER" format=account ||
+            grep -qxF "$CLUSTER|$a|$u" <<<"$assocs" ||
                 sacctmgr -i add user "$u" Account="$a" Cluster="$CLUSTER" >/dev/null
         done
-        [[ "$(sacctmgr -n -P show user "$u" format=defaultaccount 2>/dev/null)" == "$ACCOUNT" ]] ||
+    done
+    defaults=$(sacctmgr -n -P show user format=user,defaultaccount 2>/dev/null)
+    for u in "$HPC_USER" "$NOISY_USER"; do
+        grep -qxF "$u|$ACCOUNT" <<<"$defaults" ||
             sacctmgr -i modify user where name="$u" cluster="$CLUSTER" set DefaultAccount="$ACCOUNT" >/dev/null
     done
 }
