@@ -10,7 +10,9 @@
 #     --expect STATE           exit 0 only if sacct's final job state is STATE           [COMPLETED]
 #     --expect-output FILE=TEXT  also require FILE in the DALiuGE session directory to hold TEXT
 #                              (default for the default graph: beamsync-hello.txt=Hello beamsync)
-#     --user USER              log in as USER instead of $BEAMSYNC_TEST_SLURM_USER
+#     --user USER              log in as USER instead of $BEAMSYNC_TEST_SLURM_USER (with
+#                              $BEAMSYNC_TEST_SLURM_NOISY_USER sbatch prints a notice first, and
+#                              the job is found by its name instead)
 #     --poll SECONDS           pause between squeue/sacct polls                                  [1]
 #
 # Needs, in the environment: the lines `scripts/slurm.sh start DIR` prints (BEAMSYNC_TEST_SLURM_*)
@@ -30,7 +32,9 @@
 #   3. create     bash -lc '... python3 -m dlg.deploy.create_dlg_job --action submit -f setonix
 #                 -P <pgt> --config_file <ini>' and read "Created job submission script <path>"
 #   4. sbatch     bash -lc 'cd <session dir> && sbatch --export=ALL --parsable --job-name=<run>
-#                 --account=... --nodes=1 --time=... --partition=... <jobsub.sh>'
+#                 --account=... --nodes=1 --time=... --partition=... <jobsub.sh>'; an answer
+#                 other than exactly one "ID" or "ID;cluster" line makes the submission uncertain,
+#                 and the job is then looked up by its unique name (squeue --name, sacct --name)
 #   5. wait       poll `squeue -h -t all -j ID -o '%i|%T|%r'`, `sacct -n -P -X -j ID
 #                 --format=JobID,State,ExitCode` and the last "Session status: [n]" line of
 #                 <session dir>/*/start_dlg_cluster.log in one round trip until sacct shows an end
@@ -49,7 +53,7 @@ POLL=1
 LOGIN_USER=${BEAMSYNC_TEST_SLURM_USER:-}
 
 die() { echo "slurm-submit-by-hand.sh: error: $*" >&2; exit 1; }
-usage() { sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -86,6 +90,7 @@ COMMON_OPTS=(-F /dev/null -i "$BEAMSYNC_TEST_SLURM_KEY" -o IdentitiesOnly=yes -o
 SSH_OPTS=(-p "$BEAMSYNC_TEST_SLURM_PORT" "${COMMON_OPTS[@]}")
 SFTP_OPTS=(-P "$BEAMSYNC_TEST_SLURM_PORT" "${COMMON_OPTS[@]}")
 TARGET=$LOGIN_USER@$BEAMSYNC_TEST_SLURM_HOST
+# shellcheck disable=SC2329  # called by the trap
 cleanup() {
     ssh "${SSH_OPTS[@]}" -O exit "$TARGET" >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -172,9 +177,18 @@ step create
 # 4. sbatch; a parsable answer is exactly one line "ID" or "ID;cluster".
 out=$(remote "bash -lc \"$PRELUDE; cd '$SESSION_DIR' && sbatch --export=ALL --parsable --job-name='$RUN' --account='$BEAMSYNC_TEST_SLURM_ACCOUNT' --nodes=1 --time=$MINUTES --partition='$BEAMSYNC_TEST_SLURM_PARTITION' '$JOBSUB'\"" 2>&1) ||
     die "sbatch failed: $out"
-[[ $out =~ ^([0-9]+)(;[A-Za-z0-9_-]+)?$ ]] || die "sbatch printed something other than one job id line, so the submission is uncertain:
-$out"
-JOB=${BASH_REMATCH[1]}
+if [[ $out =~ ^([0-9]+)(;[A-Za-z0-9_-]+)?$ ]]; then
+    JOB=${BASH_REMATCH[1]}
+else
+    # Not exactly one id line (a site wrapper added a notice, say): the job may or may not exist.
+    # Never submit again; find it by its unique job name instead.
+    echo "  sbatch printed something other than exactly one job id line, so the submission is uncertain:" >&2
+    while IFS= read -r l; do echo "    | $l"; done <<<"$out" >&2
+    found=$(remote "squeue -h -t all --name='$RUN' -o '%i'; sacct -n -X -P --name='$RUN' --starttime=now-1hour -o JobIDRaw" | sort -u)
+    [[ $found =~ ^[0-9]+$ ]] || die "found $(wc -w <<<"$found") jobs named $RUN (${found//$'\n'/ }); expected exactly one"
+    JOB=$found
+    echo "  reconciled by job name $RUN: job $JOB" >&2
+fi
 echo "  job $JOB, session dir $SESSION_DIR" >&2
 step sbatch
 
@@ -235,8 +249,8 @@ check_t=$(now)
 
 # Round trips over the open connection: the cost of one poll.
 measure() { # name command: median of 5 runs, in ms
-    local i t ms=()
-    for i in 1 2 3 4 5; do
+    local t ms=()
+    for _ in 1 2 3 4 5; do
         t=$(now)
         remote "$2" >/dev/null 2>&1 || true
         ms+=($(( ($(now) - t) / 1000000 )))
