@@ -169,9 +169,9 @@ cmd_install() {
     else
         t0=$(date +%s)
         # PyPI's mpi4py wheels look for libmpi.so.12, which Debian's MPICH does not ship: build it
-        # from source against MPICH. -O0 compiles its one huge C file about four times faster
-        # (under a minute instead of over three on 2 cores); a test cluster needs a working
-        # mpi4py, not a fast one.
+        # from source against MPICH. -O0 compiles its one huge C file several times faster (about
+        # a minute instead of over three on 2 cores); a test cluster needs a working mpi4py, not
+        # a fast one.
         rm -f "$VENV/$VENV_MARKER"
         MPICC=/usr/bin/mpicc.mpich CFLAGS=-O0 "$VENV/bin/pip" install -q --no-binary=mpi4py "$MPI4PY_PIN"
         "$VENV/bin/python" -c 'import mpi4py.MPI' || die "mpi4py does not load in $VENV"
