@@ -15,6 +15,7 @@ cleanup() {
   bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
   bash scripts/sshd.sh stop "$work/sshd" >/dev/null 2>&1 || true
   bash scripts/dlg.sh stop "$work/dlg" >/dev/null 2>&1 || true
+  bash scripts/slurm.sh stop "$work/slurm" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit $status
 }
@@ -33,6 +34,10 @@ dlg_env="$(bash scripts/dlg.sh start "$work/dlg")"
 set -a
 eval "$dlg_env"
 set +a
+
+log "starting Slurm 22.05 and its SSH login node on 127.0.0.1:${BEAMSYNC_SLURM_SSH_PORT:-22122}"
+slurm_env="$(bash scripts/slurm.sh start "$work/slurm")"
+eval "$slurm_env"
 
 # Tests that need a service fail instead of skipping when it is missing.
 export BEAMSYNC_REQUIRE_SERVICES=1

@@ -30,4 +30,6 @@ BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libcurl4-openssl-de
 # The real services and tools the tests use (gnupg: gpg makes the keys that sign test commits;
 # gpgv, which verifies them, is part of Debian's base system).
 TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-client openssl
-               python3-venv python3-dev gcc curl util-linux gnupg gpgv)
+               python3-venv python3-dev gcc curl util-linux gnupg gpgv
+               munge slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core
+               mpich libmpich-dev iproute2)
