@@ -48,6 +48,17 @@ let package = Package(
             dependencies: ["CGit2"]
         ),
         .systemLibrary(
+            name: "CSSH2",
+            path: "Sources/CSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // SSH sessions on their own threads, the session pool and beampipe's SSH key policy.
+        .target(
+            name: "BeamsyncSSH",
+            dependencies: ["CSSH2"]
+        ),
+        .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
             pkgConfig: "libcurl",
@@ -98,6 +109,7 @@ let package = Package(
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncModel", "BeamsyncPlan"]),
         .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
+        .testTarget(name: "BeamsyncSSHTests", dependencies: ["BeamsyncSSH"]),
         // Loopback HTTP server, counting DIM proxy and child processes for the engine and CLI tests.
         .target(name: "BeamsyncTestSupport", path: "Tests/BeamsyncTestSupport"),
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncStore", "BeamsyncTestSupport"],

@@ -26,7 +26,7 @@ ensure_packages() {
 
 # Everything the build itself needs: pkg-config finds libpq's headers for the CPostgres module;
 # libyaml-dev provides only yaml.h (the code itself is the copy Yams bundles).
-BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libcurl4-openssl-dev git ca-certificates)
+BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libssh2-1-dev libcurl4-openssl-dev git ca-certificates)
 # The real services and tools the tests use.
 TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-client openssl
                python3-venv python3-dev gcc curl util-linux)
