@@ -7,19 +7,17 @@ import Glibc
 extension SSHConnection {
     /// Resolve → TCP connect → handshake → host key → authentication, all within `deadline`.
     /// On failure the connection is torn down and the error names the step that failed.
-    func connect(credential: SSHCredential, operation: UInt64, deadline: ContinuousClock.Instant) async throws -> SSHConnectReport {
+    /// `issued` is when the caller asked (timeouts are reported relative to it).
+    func connect(credential: SSHCredential, operation: UInt64, issued: ContinuousClock.Instant,
+                 deadline: ContinuousClock.Instant) async throws -> SSHConnectReport {
         defer { loop.finished(operation: operation) }
-        let started = ContinuousClock.now
-        let total = started.duration(to: deadline)
+        let total = issued.duration(to: deadline)
         var timings: [SSHStep: Duration] = [:]
         var step = SSHStep.resolve
+        var mark = ContinuousClock.now
         do {
             try Libssh2.initialise()
-            // Local inputs first: a missing key or known_hosts fails before any network traffic.
-            let knownHosts = try loadKnownHosts(credential.hostKeyCheck)
-            let key = try loadKey(credential.privateKey, source: credential.keySource)
-
-            var mark = ContinuousClock.now
+            mark = .now
             let addresses = try resolve()
             timings[.resolve] = mark.duration(to: .now)
 
@@ -29,9 +27,15 @@ extension SSHConnection {
             transport.attach(socket: fd)
             timings[.tcpConnect] = mark.duration(to: .now)
 
+            // Read before the handshake: the key types it lists decide which host key to ask for.
+            step = .hostKey
+            mark = .now
+            let knownHosts = try loadKnownHosts(credential.hostKeyCheck)
+            let loadingKnownHosts = mark.duration(to: .now)
+
             step = .handshake
             mark = .now
-            guard let session = cssh2_session_new() else { throw SSHError.library(message: "libssh2_session_init failed") }
+            guard let session = cssh2_session_new(transport.counters) else { throw SSHError.library(message: "libssh2_session_init failed") }
             transport.attach(session: session)
             libssh2_session_set_blocking(session, 0)
             preferListedHostKeyTypes(session, knownHosts)
@@ -45,17 +49,21 @@ extension SSHConnection {
             step = .hostKey
             mark = .now
             let (keyType, fingerprint, line) = try checkHostKey(session, credential.hostKeyCheck, knownHosts)
-            timings[.hostKey] = mark.duration(to: .now)
+            timings[.hostKey] = mark.duration(to: .now) + loadingKnownHosts
 
             step = .authentication
             mark = .now
+            let key = try loadKey(credential.privateKey, source: credential.keySource)
             try await authenticate(session, key: key, credential: credential, banner: banner, operation, deadline)
             timings[.authentication] = mark.duration(to: .now)
 
             transport.startKeepalive(every: options.keepaliveInterval)
+            stepTimings = timings
             return SSHConnectReport(timings: timings, serverBanner: banner, hostKeyType: keyType,
                                     hostKeyFingerprint: fingerprint, knownHostsLine: line, localPort: localPort)
         } catch {
+            timings[step] = mark.duration(to: .now)
+            stepTimings = timings
             let mapped: Error
             switch error {
             case is SSHWaitExpired:
@@ -74,14 +82,17 @@ extension SSHConnection {
         }
     }
 
+    /// Seconds, to the millisecond (a deadline computed a moment before `started` reads as the
+    /// timeout the caller asked for).
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let exact = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return (exact * 1000).rounded() / 1000
     }
 
     // MARK: local inputs
 
     private func loadKnownHosts(_ check: SSHCredential.HostKeyCheck) throws -> KnownHosts? {
-        guard case .knownHosts(let path, _) = check else { return nil }
+        guard case .knownHosts(let path) = check else { return nil }
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             return KnownHosts(text: String(decoding: data, as: UTF8.self))
@@ -229,7 +240,7 @@ extension SSHConnection {
             let digest = Data(bytes: hash, count: 32).base64EncodedString()
             fingerprint = "SHA256:" + digest.replacingOccurrences(of: "=", with: "")
         }
-        guard case .knownHosts(let path, let allowUnlisted) = check, let knownHosts else {
+        guard case .knownHosts(let path) = check, let knownHosts else {
             return (keyType, fingerprint, nil)
         }
         let name = target.knownHostsName
@@ -241,10 +252,8 @@ extension SSHConnection {
         case .revoked(let line):
             throw SSHError.hostKeyRevoked(endpoint: endpoint, knownHosts: path, line: line)
         case .otherKeyTypes(let listed):
-            if allowUnlisted { return (keyType, fingerprint, nil) }
             throw SSHError.hostKeyTypeNotListed(endpoint: endpoint, knownHosts: path, offered: keyType, listed: listed)
         case .notListed(let hashed):
-            if allowUnlisted { return (keyType, fingerprint, nil) }
             throw SSHError.hostKeyNotListed(endpoint: endpoint, knownHosts: path, hostPattern: name,
                                             fingerprint: fingerprint, hashedEntries: hashed)
         }
@@ -277,7 +286,7 @@ extension SSHConnection {
         guard rc != 0 else { return }
         let message = failure(rc)
         switch rc {
-        case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED, LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED:
+        case LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
             guard let info = key.info else {
                 throw SSHError.privateKeyUnusable(key: credential.keySource, reason: "it is not a private key libssh2 can read")
             }

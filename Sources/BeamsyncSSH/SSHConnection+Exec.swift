@@ -6,9 +6,9 @@ extension SSHConnection {
     /// `limits`). At the deadline the caller gets `commandTimedOut` at once and the channel is
     /// closed in the background; the connection stays usable.
     func exec(_ command: String, label: String, limits: SSHOutputLimits, operation: UInt64,
-              deadline: ContinuousClock.Instant) async throws -> SSHCommandResult {
+              issued: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async throws -> SSHCommandResult {
         defer { loop.finished(operation: operation) }
-        let started = ContinuousClock.now
+        let started = issued
         var channel: OpaquePointer?
         var requestSent = false
         do {
@@ -82,6 +82,7 @@ extension SSHConnection {
             var progressed = false
             for stream: Int32 in [0, Int32(SSH_EXTENDED_DATA_STDERR)] {
                 let n = libssh2_channel_read_ex(channel, stream, buffer, size)
+                afterCall(operation, completed: n != Int(Libssh2.eagain))
                 if n > 0 {
                     progressed = true
                     let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
@@ -92,10 +93,7 @@ extension SSHConnection {
                     throw SSHError.commandFailed(endpoint: endpoint, command: "read", reason: reason)
                 }
             }
-            if progressed {
-                transport.noteActivity()
-                continue
-            }
+            if progressed { continue }
             if libssh2_channel_eof(channel) != 0 { return (stdout, stderr) }
             try await blocked(operation, deadline)
         }

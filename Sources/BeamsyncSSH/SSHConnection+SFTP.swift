@@ -7,10 +7,11 @@ extension SSHConnection {
     /// Writes `bytes` to `temporary` (created exclusively with `mode`), then renames it to `path`.
     /// OpenSSH's SFTP (version 3) refuses to rename over an existing file; then the temporary file
     /// is left for the caller to move with `mv -f` (an atomic rename(2) on the server).
-    func sftpUpload(_ bytes: [UInt8], to path: String, temporary: String, mode: Int32, createDirectory: Bool,
-                    directoryMode: Int32, operation: UInt64, deadline: ContinuousClock.Instant) async throws -> UploadOutcome {
+    func sftpUpload(_ bytes: Data, to path: String, temporary: String, mode: Int32, createDirectory: Bool,
+                    directoryMode: Int32, operation: UInt64, issued: ContinuousClock.Instant,
+                    deadline: ContinuousClock.Instant) async throws -> UploadOutcome {
         defer { loop.finished(operation: operation) }
-        let started = ContinuousClock.now
+        let started = issued
         let label = "upload \(path)"
         do {
             try await acquireChannel(operation, deadline)
@@ -66,15 +67,17 @@ extension SSHConnection {
         }
     }
 
-    private func write(_ bytes: [UInt8], to handle: OpaquePointer, sftp: OpaquePointer, path: String,
+    private func write(_ bytes: Data, to handle: OpaquePointer, sftp: OpaquePointer, path: String,
                        _ operation: UInt64, _ deadline: ContinuousClock.Instant) async throws {
         // One stable buffer: after EAGAIN libssh2 must be called again with the same data.
         let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(1, bytes.count))
         defer { buffer.deallocate() }
-        for (i, byte) in bytes.enumerated() { buffer[i] = CChar(bitPattern: byte) }
+        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
         var offset = 0
         while offset < bytes.count {
-            let chunk = min(bytes.count - offset, 30_000)
+            // libssh2 splits a large buffer into SFTP packets and keeps many in flight (pipelining);
+            // it returns as acknowledgements arrive and is called again with what is left.
+            let chunk = min(bytes.count - offset, 1 << 20)
             let base = buffer.baseAddress! + offset
             let n = try await call(operation, deadline, { _ in libssh2_sftp_write(handle, base, chunk) },
                                    wouldBlock: { n, _ in n == Int(Libssh2.eagain) })

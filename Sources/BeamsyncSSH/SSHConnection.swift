@@ -21,6 +21,8 @@ actor SSHConnection {
     nonisolated let options: SSHSessionOptions
     let transport: SSHTransport
     private var openGateHolder: UInt64?
+    /// Time spent in each connect step, kept also when the connect failed (for preflight reports).
+    var stepTimings: [SSHStep: Duration] = [:]
     private var channelsInUse = 0
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
@@ -45,15 +47,24 @@ actor SSHConnection {
             try await turn(operation, deadline)
             let session = try transport.usableSession()
             let result = body(session)
-            if !wouldBlock(result, session) {
-                transport.noteActivity()
-                if transport.exclusive == operation {
-                    transport.exclusive = nil
-                    loop.nudge()
-                }
-                return result
-            }
+            let done = !wouldBlock(result, session)
+            afterCall(operation, completed: done)
+            if done { return result }
             try await blocked(operation, deadline)
+        }
+    }
+
+    /// Bookkeeping after every libssh2 call. If the call read from the socket, libssh2 may have
+    /// buffered packets for other operations that are waiting on the socket: they look again.
+    /// A call that completed no longer holds a half-written packet.
+    func afterCall(_ operation: UInt64, completed: Bool) {
+        if transport.receivedSinceLastLook() {
+            transport.noteActivity()
+            loop.resumeSocketWaiters()
+        }
+        if completed && transport.exclusive == operation {
+            transport.exclusive = nil
+            loop.nudge()
         }
     }
 

@@ -10,9 +10,8 @@ public struct SSHCredential: Sendable {
     }
 
     public enum HostKeyCheck: Sendable, Equatable {
-        /// The server's key must match a plain entry for the host and port; a changed key is
-        /// always refused. `allowUnlisted` accepts a host that has no entry (development only).
-        case knownHosts(path: String, allowUnlisted: Bool)
+        /// The server's key must match a plain entry for the host and port in this file.
+        case knownHosts(path: String)
         /// Any key is accepted: development without known_hosts, or production's break-glass
         /// BEAMPIPE_ALLOW_INSECURE_SSH_HOST_KEYS=true.
         case acceptAny

@@ -16,6 +16,8 @@ public enum SSHStep: String, Sendable, CaseIterable {
 /// (`host:port`, with the user where it matters) and what to check. Keys, passphrases and command
 /// output never appear: keys are named by where they come from (a variable or a path).
 public enum SSHError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The key policy refused the configuration (each finding names the variable or file).
+    case credentialsRejected(endpoint: String, findings: [SecurityFinding])
     case resolveFailed(endpoint: String, reason: String)
     case connectionRefused(endpoint: String)
     case connectFailed(endpoint: String, reason: String)
@@ -47,6 +49,7 @@ public enum SSHError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var step: SSHStep {
         switch self {
+        case .credentialsRejected: .credentials
         case .resolveFailed: .resolve
         case .connectionRefused, .connectFailed: .tcpConnect
         case .timedOut(_, let step, _): step
@@ -67,6 +70,9 @@ public enum SSHError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case let .credentialsRejected(endpoint, findings):
+            return "ssh \(endpoint): the SSH credentials are not usable: "
+                + findings.map { "\($0.message) (fix: \($0.fix))" }.joined(separator: "; ")
         case let .resolveFailed(endpoint, reason):
             return "ssh \(endpoint): cannot resolve the host name (\(reason)); check the profile's login_node"
         case let .connectionRefused(endpoint):

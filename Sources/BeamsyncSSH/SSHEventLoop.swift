@@ -125,6 +125,15 @@ final class SSHEventLoop: SerialExecutor, @unchecked Sendable {
         }
     }
 
+    /// Resumes operations waiting for their socket: libssh2 read packets for them while serving
+    /// another operation, and the socket will not signal those again.
+    func resumeSocketWaiters() {
+        for (id, waiter) in waiters where waiter.events != 0 {
+            waiters[id] = nil
+            waiter.continuation.resume()
+        }
+    }
+
     /// Forgets a finished operation's cancellation mark.
     func finished(operation: UInt64) {
         lock.withLock { _ = cancelled.remove(operation) }

@@ -27,19 +27,43 @@ public final class SSHSession: Sendable {
     /// Connects, checks the host key and authenticates, all before `deadline`.
     public static func connect(to target: SSHTarget, credential: SSHCredential, deadline: ContinuousClock.Instant,
                                options: SSHSessionOptions = SSHSessionOptions()) async throws -> SSHSession {
+        try await connect(to: target, credential: credential, issued: .now, deadline: deadline, options: options)
+    }
+
+    static func connect(to target: SSHTarget, credential: SSHCredential, issued: ContinuousClock.Instant,
+                        deadline: ContinuousClock.Instant, options: SSHSessionOptions) async throws -> SSHSession {
         let connection = SSHConnection(target: target, options: options)
         let operation = connection.loop.newOperationID()
         let report = try await withTaskCancellationHandler {
-            try await connection.connect(credential: credential, operation: operation, deadline: deadline)
+            try await connection.connect(credential: credential, operation: operation, issued: issued, deadline: deadline)
         } onCancel: {
             connection.loop.cancel(operation: operation)
         }
         return SSHSession(target: target, report: report, connection: connection)
     }
 
+    /// `connect`, also returning the time each step took (the failed one included) when it fails.
+    static func connectTimed(to target: SSHTarget, credential: SSHCredential, deadline: ContinuousClock.Instant,
+                             options: SSHSessionOptions) async -> (Result<SSHSession, SSHError>, [SSHStep: Duration]) {
+        let connection = SSHConnection(target: target, options: options)
+        let operation = connection.loop.newOperationID()
+        do {
+            let report = try await withTaskCancellationHandler {
+                try await connection.connect(credential: credential, operation: operation, issued: .now, deadline: deadline)
+            } onCancel: {
+                connection.loop.cancel(operation: operation)
+            }
+            return (.success(SSHSession(target: target, report: report, connection: connection)), report.timings)
+        } catch {
+            let failure = error as? SSHError ?? .library(message: "\(error)")
+            return (.failure(failure), await connection.stepTimings)
+        }
+    }
+
     public static func connect(to target: SSHTarget, credential: SSHCredential, timeout: Duration,
                                options: SSHSessionOptions = SSHSessionOptions()) async throws -> SSHSession {
-        try await connect(to: target, credential: credential, deadline: .now + timeout, options: options)
+        let now = ContinuousClock.now
+        return try await connect(to: target, credential: credential, issued: now, deadline: now + timeout, options: options)
     }
 
     /// False once the connection broke (the server went away, a keepalive failed) or was closed.
@@ -59,11 +83,16 @@ public final class SSHSession: Sendable {
     /// arguments never end up in logs.
     public func exec(_ command: String, deadline: ContinuousClock.Instant, label: String? = nil,
                      limits: SSHOutputLimits = .standard) async throws -> SSHCommandResult {
+        try await exec(command, issued: .now, deadline: deadline, label: label, limits: limits)
+    }
+
+    func exec(_ command: String, issued: ContinuousClock.Instant, deadline: ContinuousClock.Instant, label: String?,
+              limits: SSHOutputLimits) async throws -> SSHCommandResult {
         let label = label ?? Self.defaultLabel(command)
         let operation = connection.loop.newOperationID()
         guard isUsable else { throw unusable(requestSent: false) }
         return try await withTaskCancellationHandler {
-            try await connection.exec(command, label: label, limits: limits, operation: operation, deadline: deadline)
+            try await connection.exec(command, label: label, limits: limits, operation: operation, issued: issued, deadline: deadline)
         } onCancel: {
             connection.loop.cancel(operation: operation)
         }
@@ -71,7 +100,8 @@ public final class SSHSession: Sendable {
 
     public func exec(_ command: String, timeout: Duration, label: String? = nil,
                      limits: SSHOutputLimits = .standard) async throws -> SSHCommandResult {
-        try await exec(command, deadline: .now + timeout, label: label, limits: limits)
+        let now = ContinuousClock.now
+        return try await exec(command, issued: now, deadline: now + timeout, label: label, limits: limits)
     }
 
     /// Uploads `data` to `path` atomically: it is written over SFTP to `path.tmp-<uuid>` in the
@@ -80,13 +110,14 @@ public final class SSHSession: Sendable {
     /// directories are created with `directoryMode`.
     public func upload(_ data: Data, to path: String, mode: Int = 0o600, createDirectory: Bool = false,
                        directoryMode: Int = 0o700, deadline: ContinuousClock.Instant) async throws {
+        let issued = ContinuousClock.now
         guard isUsable else { throw unusable(requestSent: false) }
         let temporary = "\(path).tmp-\(UUID().uuidString.lowercased())"
         let operation = connection.loop.newOperationID()
         let outcome = try await withTaskCancellationHandler {
-            try await connection.sftpUpload([UInt8](data), to: path, temporary: temporary, mode: Int32(mode),
+            try await connection.sftpUpload(data, to: path, temporary: temporary, mode: Int32(mode),
                                             createDirectory: createDirectory, directoryMode: Int32(directoryMode),
-                                            operation: operation, deadline: deadline)
+                                            operation: operation, issued: issued, deadline: deadline)
         } onCancel: {
             connection.loop.cancel(operation: operation)
         }

@@ -40,8 +40,25 @@ final class SSHTransport: SSHEventLoop.IdleWork, @unchecked Sendable {
     private var keepaliveInterval: Duration = .zero
     private var lastActivity = ContinuousClock.now
 
+    /// libssh2's receive counter (see `cssh2_counting_recv`), and the value last looked at.
+    let counters: UnsafeMutablePointer<cssh2_counters>
+    private var receivedSeen: UInt64 = 0
+
     init(loop: SSHEventLoop) {
         self.loop = loop
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: cssh2_counters(received: 0))
+    }
+
+    deinit {
+        counters.deallocate()
+    }
+
+    /// Whether libssh2 read from the socket since the last call of this.
+    func receivedSinceLastLook() -> Bool {
+        let now = counters.pointee.received
+        defer { receivedSeen = now }
+        return now != receivedSeen
     }
 
     func attach(socket: Int32) {

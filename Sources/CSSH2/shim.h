@@ -9,8 +9,10 @@
  */
 #include <libssh2.h>
 #include <libssh2_sftp.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 /* The descriptor a session's event loop sleeps on besides its socket; other threads write to it
  * to wake the loop. (eventfd's flags are macros Swift does not import.) */
@@ -18,8 +20,31 @@ static inline int cssh2_wakeup_fd(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
-static inline LIBSSH2_SESSION *cssh2_session_new(void) {
-    return libssh2_session_init_ex(NULL, NULL, NULL, NULL);
+/*
+ * Bytes libssh2 has read from the session's socket. With several channels on one connection, a
+ * call made for one channel also reads (and buffers) packets for the others; an operation
+ * waiting for its socket to become readable would then wait forever. The event loop compares
+ * this counter around every call and, when it moved, lets the waiting operations look again.
+ */
+typedef struct {
+    unsigned long long received;
+} cssh2_counters;
+
+/* libssh2's own recv (same return convention: bytes, 0 at end of stream, -errno), counting. */
+static ssize_t cssh2_counting_recv(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
+    ssize_t n = recv(fd, buffer, length, flags);
+    if (n < 0) {
+        if (errno == ENOENT || errno == EWOULDBLOCK) return -EAGAIN;
+        return -errno;
+    }
+    if (abstract && *abstract) ((cssh2_counters *)*abstract)->received += (unsigned long long)n;
+    return n;
+}
+
+static inline LIBSSH2_SESSION *cssh2_session_new(cssh2_counters *counters) {
+    LIBSSH2_SESSION *session = libssh2_session_init_ex(NULL, NULL, NULL, counters);
+    if (session) libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)cssh2_counting_recv);
+    return session;
 }
 
 static inline int cssh2_session_disconnect(LIBSSH2_SESSION *session, const char *description) {
