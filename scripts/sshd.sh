@@ -92,10 +92,17 @@ ensure_user() {
     if ! id "$TEST_USER" >/dev/null 2>&1; then
         useradd --system --home-dir "$home" --no-create-home --shell /bin/sh "$TEST_USER"
     elif [[ "$(getent passwd "$TEST_USER" | cut -d: -f6)" != "$home" ]]; then
-        usermod --home "$home" "$TEST_USER"
+        # Refused while the user has processes; logins work without it (only git's
+        # safe.directory setting lives in the home directory).
+        usermod --home "$home" "$TEST_USER" ||
+            log "could not move $TEST_USER's home to $home; ssh logins work, git may distrust repositories"
     fi
-    # sshd without PAM refuses accounts whose password field is locked ("!").
-    usermod -p '*' "$TEST_USER"
+    # sshd without PAM refuses accounts whose password field is locked ("!"). Changed only when
+    # needed: usermod refuses while the user has processes (a remote command may outlive its
+    # connection, e.g. across `restart`).
+    if [[ "$(getent shadow "$TEST_USER" | cut -d: -f2)" != "*" ]]; then
+        usermod -p '*' "$TEST_USER"
+    fi
 }
 
 key() {   # key FILE TYPE [PASSPHRASE]

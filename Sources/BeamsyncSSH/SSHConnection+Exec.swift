@@ -34,7 +34,7 @@ extension SSHConnection {
             // The command reads end-of-file on stdin rather than waiting for input forever.
             _ = try await call(operation, deadline) { _ in libssh2_channel_send_eof(channel) }
 
-            let (stdout, stderr) = try await readOutput(channel, limits: limits, operation, deadline)
+            let (stdout, stderr) = try await readOutput(channel, label: label, limits: limits, operation, deadline)
 
             _ = try await call(operation, deadline) { _ in libssh2_channel_close(channel) }
             _ = try await call(operation, deadline) { _ in libssh2_channel_wait_closed(channel) }
@@ -69,7 +69,7 @@ extension SSHConnection {
     }
 
     /// Reads stdout and stderr until the remote side sends end-of-file.
-    private func readOutput(_ channel: OpaquePointer, limits: SSHOutputLimits, _ operation: UInt64,
+    private func readOutput(_ channel: OpaquePointer, label: String, limits: SSHOutputLimits, _ operation: UInt64,
                             _ deadline: ContinuousClock.Instant) async throws -> (BoundedOutput, BoundedOutput) {
         var stdout = BoundedOutput(limit: limits.stdout)
         var stderr = BoundedOutput(limit: limits.stderr)
@@ -90,7 +90,7 @@ extension SSHConnection {
                 } else if n < 0 && n != Int(Libssh2.eagain) {
                     let reason = failure(Int32(n))
                     if transport.isGone { throw SSHTransportGone(reason: reason, closedByCaller: false) }
-                    throw SSHError.commandFailed(endpoint: endpoint, command: "read", reason: reason)
+                    throw SSHError.commandFailed(endpoint: endpoint, command: label, reason: "reading its output failed: \(reason)")
                 }
             }
             if progressed { continue }

@@ -149,7 +149,7 @@ final class SSHEventLoop: SerialExecutor, @unchecked Sendable {
     private func startThread() {
         let thread = Thread { [self] in loop() }
         thread.name = name
-        thread.stackSize = 1 << 20
+        thread.stackSize = 2 << 20
         thread.start()
     }
 

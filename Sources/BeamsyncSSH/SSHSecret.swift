@@ -12,12 +12,4 @@ public struct SSHSecret: Sendable, Equatable, CustomStringConvertible, CustomDeb
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
     public var customMirror: Mirror { Mirror(self, children: []) }
-
-    /// Calls `body` with the secret as a NUL-terminated C string and its length.
-    func withCString<T>(_ body: (UnsafePointer<CChar>, Int) throws -> T) rethrows -> T {
-        var copy = bytes.map { CChar(bitPattern: $0) }
-        copy.append(0)
-        defer { for i in copy.indices { copy[i] = 0 } }
-        return try copy.withUnsafeBufferPointer { try body($0.baseAddress!, bytes.count) }
-    }
 }
