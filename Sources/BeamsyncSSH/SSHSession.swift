@@ -156,11 +156,3 @@ public final class SSHSession: Sendable {
         return word.count > 40 ? String(word.prefix(40)) + "…" : word
     }
 }
-
-/// POSIX shell quoting for remote command lines.
-public enum ShellQuote {
-    /// `it's` → `'it'\''s'`: safe to splice into a command line as one word.
-    public static func quote(_ word: String) -> String {
-        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-}
