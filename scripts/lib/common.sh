@@ -29,4 +29,5 @@ ensure_packages() {
 BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libcurl4-openssl-dev git ca-certificates)
 # The real services and tools the tests use.
 TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-client openssl
-               python3-venv python3-dev gcc curl util-linux)
+               python3-venv python3-dev gcc curl util-linux
+               jq mmdebstrap systemd)   # jq: the GitLab CI example; mmdebstrap, systemd: package-check.sh
