@@ -82,12 +82,30 @@ done
 $beamsync run --repo "file://$work/repo" --interval 1h --listen "127.0.0.1:$port" \
   --cache-dir "$work/cache" >"$work/controller.log" 2>&1 &
 controller_pid=$!
+controller_alive() {
+  kill -0 "$controller_pid" 2>/dev/null && return 0
+  log "the controller exited; its log:"; cat "$work/controller.log" >&2; exit 1
+}
+# Readiness (/readyz: its database answers) first: with DATABASE_URL unset the controller owns the
+# embedded PostgreSQL, and the `executions show` calls below then use it without stopping it.
+readyz() {
+  local line
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  read -r line <&3 || true
+  exec 3<&-
+  [[ $line == *" 200 "* ]]
+}
+for _ in $(seq 1 120); do
+  controller_alive
+  readyz 2>/dev/null && break
+  sleep 0.5
+done
+readyz 2>/dev/null || { log "the controller did not become ready within 60 s; its log:"; cat "$work/controller.log" >&2; exit 1; }
 
 status=""
 for _ in $(seq 1 240); do
-  if ! kill -0 "$controller_pid" 2>/dev/null; then
-    log "the controller exited; its log:"; cat "$work/controller.log" >&2; exit 1
-  fi
+  controller_alive
   status=$(NO_COLOR=1 $beamsync executions show "$execution" 2>/dev/null | awk '$1 == "Status" { print $2 }') || true
   case $status in completed|failed|cancelled|not_submitted) break ;; esac
   sleep 0.5

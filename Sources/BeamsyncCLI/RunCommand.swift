@@ -118,6 +118,8 @@ struct RunCommand: AsyncParsableCommand {
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await pool.close()
+        // The deferred Task above may not run before the process exits: stop the embedded server here.
+        if let embedded { try? await embedded.stop() }
         logger.info("controller stopped")
     }
 
