@@ -13,13 +13,15 @@
 #      for a password: the file as the kubelet mounts it (0440, group fsGroup) is ignored by
 #      libpq, the init container's copy logs in; the password never appears in any output.
 #
-# usage: scripts/package-check.sh      (DATABASE_URL: the PostgreSQL that step 2 plans against)
+# usage: DATABASE_URL=postgresql://HOST:PORT/DB scripts/package-check.sh
+#        (step 2 plans against a database it creates beside DB on that server, and drops)
 #
 # Environment (defaults in brackets):
 #   BEAMSYNC_PACKAGE_CACHE   where the Debian 12 root and the validator venv are kept
 #                            [/var/cache/beamsync]
 #   BEAMSYNC_PACKAGE_BUILD   debug|release: how to build the checked binary [debug]
 #                            (release is what the Dockerfile ships; it takes several times longer)
+#   BEAMSYNC_PACKAGE_BINARY  check this binary instead of building one
 #
 # Needs root (chroot, mmdebstrap, runuser) and the Debian packages mmdebstrap, systemd,
 # postgresql, python3-venv (scripts/lib/common.sh's TEST_PACKAGES).
@@ -33,27 +35,42 @@ K8S_VALIDATE_PIN="kubernetes-validate==1.37.0"
 
 fail() { log "package-check: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || fail "run as root (chroot and mmdebstrap need it)"
+# The root needs /proc (the Swift runtime reads its arguments from /proc/self/cmdline). It is
+# mounted in a private mount namespace, so no mount outlives this script.
+if [[ -z ${BEAMSYNC_PACKAGE_CHECK_NAMESPACE:-} ]]; then
+  exec env BEAMSYNC_PACKAGE_CHECK_NAMESPACE=1 unshare --mount --propagation private bash "$0" "$@"
+fi
 [[ -n ${DATABASE_URL:-} ]] || fail "DATABASE_URL is unset: give a PostgreSQL the plan may use (scripts/test.sh passes its own)"
-command -v swift >/dev/null || fail "swift is not on PATH"
 
 work=$(mktemp -d /tmp/beamsync-package.XXXXXX)
+chmod 755 "$work"   # the postgres user reaches its data directory and socket below
 pg_data=""
+created_db=""
 cleanup() {
   local status=$?
+  if [[ -n $created_db ]]; then
+    psql -q -d "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $created_db WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
   if [[ -n $pg_data && -f $pg_data/postmaster.pid ]]; then
     runuser -u postgres -- "$pg_bin/pg_ctl" stop -D "$pg_data" -m immediate -w >/dev/null 2>&1 || true
   fi
+  umount "$work/root/proc" 2>/dev/null || true
   rm -rf "$work"
   exit $status
 }
 trap cleanup EXIT INT TERM
 
 # 1. The binary, linked as the Dockerfile links it.
-log "package-check: building beamsync ($BUILD) with --static-swift-stdlib"
-t0=$SECONDS
-swift build -c "$BUILD" --static-swift-stdlib --product beamsync
-binary="$(swift build -c "$BUILD" --static-swift-stdlib --show-bin-path)/beamsync"
-log "package-check: built in $((SECONDS - t0)) s ($(du -h "$binary" | cut -f1))"
+if [[ -n ${BEAMSYNC_PACKAGE_BINARY:-} ]]; then
+  binary=$BEAMSYNC_PACKAGE_BINARY
+  [[ -x $binary ]] || fail "BEAMSYNC_PACKAGE_BINARY=$binary is not an executable file"
+else
+  log "package-check: building beamsync ($BUILD) with --static-swift-stdlib"
+  t0=$SECONDS
+  swift build -c "$BUILD" --static-swift-stdlib --product beamsync
+  binary="$(swift build -c "$BUILD" --static-swift-stdlib --show-bin-path)/beamsync"
+  log "package-check: built in $((SECONDS - t0)) s ($(du -h "$binary" | cut -f1))"
+fi
 needed=$(ldd "$binary")
 if grep -Eq 'libswift|libFoundation|libdispatch|libBlocksRuntime|lib_Foundation|/opt/swift|not found' <<<"$needed"; then
   printf '%s\n' "$needed" >&2
@@ -87,28 +104,35 @@ flock -u 8
 root="$work/root"
 cp -a "$cached_root" "$root"
 install -m 0755 "$binary" "$root/usr/local/bin/beamsync"
+mount -t proc proc "$root/proc"
 mkdir -p "$root/srv"
 cp -r examples/gitops-repo "$root/srv/example"
 
 # Runs a command in the root with nothing in its environment but what is given.
 in_root() { env -i "$@"; }
-chrooted() { in_root chroot "$root" "$@"; }
+chrooted() { in_root /usr/sbin/chroot "$root" "$@"; }
 
 # Everything the binary loads must resolve inside the root, not on this machine.
-missing=$(chroot "$root" /usr/bin/ldd /usr/local/bin/beamsync | grep 'not found' || true)
+missing=$(/usr/sbin/chroot "$root" /usr/bin/ldd /usr/local/bin/beamsync | grep 'not found' || true)
 [[ -z $missing ]] || fail "in the Debian 12 root (RUNTIME_PACKAGES): $missing"
 version=$(chrooted /usr/local/bin/beamsync --version)
 log "package-check: beamsync --version in the root: $version"
 chrooted /usr/local/bin/beamsync validate /srv/example >/dev/null || fail "validate failed in the root"
+# A database of its own on that server, dropped at the end.
+check_db="beamsync_package_check_$$"
+[[ $DATABASE_URL == postgres*://*/* ]] || fail "DATABASE_URL must be a postgresql://HOST/DATABASE URI (a database beside it is created)"
+check_url="${DATABASE_URL%/*}/$check_db"
+psql -q -d "$DATABASE_URL" -c "CREATE DATABASE $check_db" >/dev/null || fail "cannot create database $check_db on DATABASE_URL's server"
+created_db=$check_db
 set +e
-plan=$(in_root DATABASE_URL="$DATABASE_URL" NO_COLOR=1 chroot "$root" /usr/local/bin/beamsync plan --dir /srv/example --detailed-exitcode 2>&1)
+plan=$(in_root DATABASE_URL="$check_url" NO_COLOR=1 /usr/sbin/chroot "$root" /usr/local/bin/beamsync plan --dir /srv/example --detailed-exitcode 2>&1)
 status=$?
 set -e
 [[ $status -eq 0 || $status -eq 2 ]] || { printf '%s\n' "$plan" >&2; fail "plan against PostgreSQL failed in the root (exit $status)"; }
 grep -q 'Plan:' <<<"$plan" || { printf '%s\n' "$plan" >&2; fail "plan printed no summary"; }
 log "package-check: plan against PostgreSQL in the root: $(grep 'Plan:' <<<"$plan" | head -1)"
 set +e
-no_db=$(in_root HOME=/root chroot "$root" /usr/local/bin/beamsync plan --dir /srv/example 2>&1)
+no_db=$(in_root HOME=/root /usr/sbin/chroot "$root" /usr/local/bin/beamsync plan --dir /srv/example 2>&1)
 status=$?
 set -e
 [[ $status -ne 0 ]] && grep -q 'DATABASE_URL' <<<"$no_db" \
@@ -117,10 +141,13 @@ log "package-check: without a database: $(head -1 <<<"$no_db")"
 
 # 3. systemd: the sysusers.d entry creates the unit's user; the unit verifies in the root.
 install -D -m 0644 deploy/beamsync.sysusers "$root/usr/lib/sysusers.d/beamsync.conf"
-systemd-sysusers --root="$root" >/dev/null
+systemd-sysusers --root="$root" >/dev/null 2>&1
 unit_user=$(sed -n 's/^User=//p' deploy/beamsync.service)
 grep -q "^$unit_user:" "$root/etc/passwd" || fail "systemd-sysusers did not create the unit's user '$unit_user'"
 install -D -m 0644 deploy/beamsync.service "$root/etc/systemd/system/beamsync.service"
+# The root has no systemd: lend it this machine's unit files (targets the unit is ordered after).
+mkdir -p "$root/usr/lib/systemd"
+cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 verify=$(systemd-analyze verify --root="$root" /etc/systemd/system/beamsync.service 2>&1) \
   || { printf '%s\n' "$verify" >&2; fail "systemd-analyze verify rejects deploy/beamsync.service"; }
 exposure=$(systemd-analyze security --offline=true --root="$root" /etc/systemd/system/beamsync.service 2>/dev/null \
@@ -152,15 +179,15 @@ for d in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/nul
 done
 [[ -n ${pg_bin:-} ]] || fail "PostgreSQL server binaries not found (apt-get install postgresql)"
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-pg_data="$work/pgdata"
-install -d -o postgres -m 0700 "$pg_data"
+install -d -o postgres -m 0700 "$work/pg"
+pg_data="$work/pg/data"
 install -d -o postgres -m 0755 "$root/run/pgcheck"
-printf '%s\n' "$password" >"$work/pwfile"
-chown postgres "$work/pwfile"
+printf '%s\n' "$password" >"$work/pg/pwfile"
+chown postgres "$work/pg/pwfile"
 runuser -u postgres -- "$pg_bin/initdb" -D "$pg_data" --auth=scram-sha-256 --username=postgres \
-  --pwfile="$work/pwfile" --encoding=UTF8 --locale=C >/dev/null
-rm -f "$work/pwfile"
-runuser -u postgres -- "$pg_bin/pg_ctl" start -D "$pg_data" -w -l "$work/pg.log" \
+  --pwfile="$work/pg/pwfile" --encoding=UTF8 --locale=C >/dev/null
+rm -f "$work/pg/pwfile"
+runuser -u postgres -- "$pg_bin/pg_ctl" start -D "$pg_data" -w -l "$work/pg/server.log" \
   -o "-c listen_addresses='' -c unix_socket_directories='$root/run/pgcheck' -c fsync=off" >/dev/null
 # As the kubelet mounts a secret under fsGroup: owner root, group fsGroup, mode 0440.
 install -d -m 0755 "$root$secret_mount"
@@ -170,7 +197,7 @@ chmod 0440 "$root$secret_mount/pgpass"
 install -d -m 0777 "$root$run_mount"   # an emptyDir
 as_pod_user() {
   in_root NO_COLOR=1 DATABASE_URL="host=/run/pgcheck dbname=postgres user=postgres" "$@" \
-    chroot --userspec="$run_as_user:$fs_group" "$root" /usr/local/bin/beamsync plan --dir /srv/example
+    /usr/sbin/chroot --userspec="$run_as_user:$fs_group" "$root" /usr/local/bin/beamsync plan --dir /srv/example
 }
 set +e
 mounted=$(as_pod_user PGPASSFILE="$secret_mount/pgpass" 2>&1)
@@ -178,7 +205,7 @@ status=$?
 set -e
 [[ $status -eq 1 ]] || { printf '%s\n' "$mounted" >&2; fail "with the secret as mounted (0440), the login should fail"; }
 grep -q 'group or world access' <<<"$mounted" || { printf '%s\n' "$mounted" >&2; fail "libpq did not say why it ignored the 0440 password file"; }
-chroot --userspec="$run_as_user:$fs_group" "$root" "${init_command[@]}"
+/usr/sbin/chroot --userspec="$run_as_user:$fs_group" "$root" "${init_command[@]}"
 set +e
 copied=$(as_pod_user PGPASSFILE="$pgpassfile" 2>&1)
 status=$?
