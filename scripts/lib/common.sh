@@ -32,4 +32,5 @@ BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libssh2-1-dev libcu
 TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-client openssl
                python3-venv python3-dev gcc curl util-linux gnupg gpgv
                munge slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core
-               mpich libmpich-dev iproute2)
+               mpich libmpich-dev iproute2
+               jq mmdebstrap systemd)   # jq: the GitLab CI example; mmdebstrap, systemd: package-check.sh
