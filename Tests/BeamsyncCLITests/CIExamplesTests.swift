@@ -1,3 +1,4 @@
+import BeamsyncPostgres
 import BeamsyncStore
 import BeamsyncTestSupport
 import Foundation

@@ -1,3 +1,4 @@
+import BeamsyncPostgres
 import BeamsyncStore
 import Foundation
 import Testing
