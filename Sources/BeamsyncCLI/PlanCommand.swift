@@ -34,6 +34,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "With --repo: also show what the change does relative to this base ref (for pull requests).")
     var base: String?
 
+    @OptionGroup var targets: TargetCheckOptions
+
     func validate() throws {
         if base != nil && source.repo == nil { throw ValidationError("--base needs --repo (it compares two commits)") }
     }
@@ -43,7 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
         let input = try source.input()
         let overrides = planning.overrides
         let session = try await database.connect()
-        let plan: Plan
+        var plan: Plan
         do {
             plan = try await session.run { conn in
                 try await Migrator.beamsync.migrateIfPending(conn)
@@ -53,6 +55,8 @@ struct PlanCommand: AsyncParsableCommand {
             reportLoadFailure(rejected.diagnostics)
             throw ExitCode(1)
         }
+        // After the database session: the checks take seconds and need no connection.
+        plan = try await targets.apply(to: plan)
         if let out { try PlanFile.write(plan, to: out) }
         print(PlanOutput.render(plan, format: format), terminator: "")
         if plan.hasErrors { throw ExitCode(1) }
@@ -135,7 +139,8 @@ extension PlanCommand {
             throw ExitCode(1)
         }
         if let note = outcome.baseNote { StandardError.write("beamsync: \(note)") }
-        let review = outcome.review
+        var review = outcome.review
+        review.plan = try await targets.apply(to: review.plan, alsoChangedBy: [review.changeSet])
         if let out { try PlanFile.write(review.plan, to: out) }
         switch format {
         case .json:

@@ -43,12 +43,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: "Each uses one PostgreSQL connection and one HTTP transfer thread while it advances."))
     var runnerConcurrency: Int?
 
-    @Option(help: "File holding the GitHub webhook secret (enables /hooks/github).")
-    var githubSecretFile: String?
-    @Option(help: "File holding the GitLab webhook token (enables /hooks/gitlab).")
-    var gitlabTokenFile: String?
-    @Option(help: "File holding the generic webhook HMAC secret (enables /hooks/generic).")
-    var webhookSecretFile: String?
+    @OptionGroup var webhooks: WebhookSecretOptions
 
     @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error or critical (default: $BEAMSYNC_LOG_LEVEL, else info).")
     var logLevel: Logger.Level?
@@ -65,9 +60,9 @@ struct RunCommand: AsyncParsableCommand {
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
         let (host, port) = try ListenAddress.parse(listen)
-        let secrets = WebhookSecrets(github: try githubSecretFile.map(WebhookSecrets.read(file:)),
-                                     gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
-                                     generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))
+        let secrets = WebhookSecrets(github: try webhooks.githubSecretFile.map(WebhookSecrets.read(file:)),
+                                     gitlab: try webhooks.gitlabTokenFile.map(WebhookSecrets.read(file:)),
+                                     generic: try webhooks.webhookSecretFile.map(WebhookSecrets.read(file:)))
         let remote = try access.remoteOptions()
         let env = ProcessInfo.processInfo.environment
         var runnerConfiguration = RunnerConfiguration(environment: env)

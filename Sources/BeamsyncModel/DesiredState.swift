@@ -87,6 +87,20 @@ public struct ParsedTree: Sendable {
     let parsed: [DesiredStateLoader.ParsedFile]
     let options: LoadOptions
 
+    /// Every profile that parsed, before the cross-document checks: for checks that look at
+    /// profiles one by one (`security check`), which a broken reference elsewhere must not stop.
+    public var profiles: [Located<DeploymentProfile>] {
+        parsed.flatMap { file in
+            file.documents.compactMap { document -> Located<DeploymentProfile>? in
+                if case .profile(let profile, _) = document { return profile }
+                return nil
+            }
+        }
+    }
+
+    /// The problems found in the files one by one.
+    public var fileDiagnostics: [Diagnostic] { parsed.flatMap(\.diagnostics) }
+
     /// The cross-document checks (references, defaults per scope, duplicates), with the profiles
     /// outside git that references may resolve to; then the graphs executions reference.
     public func assemble(externalProfiles: [ExternalProfile]) -> LoadResult {

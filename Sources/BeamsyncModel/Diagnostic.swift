@@ -49,6 +49,8 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case defaultConflict = "default_conflict"
     case pruneGuard = "prune_guard"
     case ignoredEdit = "ignored_edit"
+    // Live checks of a profile's target (`plan --check-targets`)
+    case targetCheckFailed = "target_check_failed"
 }
 
 public enum Severity: String, Sendable, Codable {

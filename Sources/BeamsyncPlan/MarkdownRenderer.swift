@@ -17,7 +17,7 @@ public struct MarkdownRenderer: Sendable {
         if !errors.isEmpty {
             head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"
             for d in errors { head += "- \(escape(d.description))\n" }
-            return split(head: head, blocks: [])
+            return split(head: head, blocks: plan.targetChecks.map { [targetChecks($0)] } ?? [])
         }
         let s = plan.summary
         head += "| create | change | delete | trigger | unchanged |\n|---:|---:|---:|---:|---:|\n"
@@ -27,6 +27,7 @@ public struct MarkdownRenderer: Sendable {
         var blocks: [String] = []
         for c in plan.effectiveChanges { blocks.append(block(for: c)) }
         blocks += impactBlocks(plan)
+        if let checks = plan.targetChecks { blocks.append(targetChecks(checks)) }
         let warnings = plan.diagnostics.warnings
         if !warnings.isEmpty {
             blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
@@ -42,7 +43,7 @@ public struct MarkdownRenderer: Sendable {
         if !errors.isEmpty {
             head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"
             for d in errors { head += "- \(escape(d.description))\n" }
-            return split(head: head, blocks: [])
+            return split(head: head, blocks: review.plan.targetChecks.map { [targetChecks($0)] } ?? [])
         }
         let s = review.changeSet.summary, d = review.plan.summary
         head += "| | create | change | delete | trigger |\n|---|---:|---:|---:|---:|\n"
@@ -58,6 +59,7 @@ public struct MarkdownRenderer: Sendable {
         blocks += impactBlocks(review.changeSet)
         blocks.append("#### Plan against the database\n\n" + (d.hasChanges ? "" : "No changes: the database already matches.\n\n"))
         blocks += review.plan.effectiveChanges.map(block(for:))
+        if let checks = review.plan.targetChecks { blocks.append(targetChecks(checks)) }
         let warnings = review.plan.diagnostics.warnings
         if !warnings.isEmpty {
             blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
@@ -73,6 +75,31 @@ public struct MarkdownRenderer: Sendable {
             text += "| `\(escape(i.project))` | \(i.defaultBefore.map { "`\($0)`" } ?? "—") | \(i.defaultAfter.map { "`\($0)`" } ?? "—") | \(i.changedReferences.map { "`\($0)`" }.joined(separator: ", ")) |\n"
         }
         return [text + "\n"]
+    }
+
+    /// One row per checked profile: the result, and for a failure the step, what it found and what to check.
+    private func targetChecks(_ reports: [TargetCheckReport]) -> String {
+        var text = "#### Target checks\n\n"
+        if reports.isEmpty { return text + "No profile is created or changed, so no target was checked.\n\n" }
+        text += "| | profile | target | result | time |\n|---|---|---|---|---:|\n"
+        for r in reports {
+            let symbol: String, result: String
+            if let failed = r.firstFailure {
+                symbol = "❌"
+                result = "failed at <code>\(escape(failed.name))</code>" + (failed.detail.map { ": " + escape($0) } ?? "")
+                    + (failed.hint.map { "<br>check: " + escape($0) } ?? "")
+            } else if !r.checked {
+                symbol = "➖"
+                result = "not checked: " + escape(r.steps.first.map { $0.detail ?? $0.description } ?? "no checks ran")
+            } else {
+                symbol = "✅"
+                result = "passed (\(r.steps.filter { $0.outcome == .passed }.count) steps)"
+            }
+            let time = r.checked ? formatCheckSeconds(r.seconds) : "—"
+            text += "| \(symbol) | <code>\(escape(r.profile))</code> | \(r.kind.rawValue) <code>\(escape(r.target))</code> | "
+                + "\(result.replacingOccurrences(of: "|", with: "&#124;").replacingOccurrences(of: "\n", with: " ")) | \(time) |\n"
+        }
+        return text + "\n"
     }
 
     private func block(for c: ResourceChange) -> String {

@@ -140,11 +140,15 @@ public struct Plan: Sendable, Codable {
     public var changes: [ResourceChange]
     public var diagnostics: [Diagnostic]
     public var impact: [ProjectImpact]
+    /// Live checks of the targets of the profiles this plan creates or changes (`plan
+    /// --check-targets`); nil when they were not asked for. A failed check is also a diagnostic.
+    public var targetChecks: [TargetCheckReport]? = nil
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", source, sourceRevision = "source_revision"
         case liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
         case options, changes, diagnostics, impact
+        case targetChecks = "target_checks"
     }
 
     public var summary: PlanSummary {

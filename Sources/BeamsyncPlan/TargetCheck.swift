@@ -1,3 +1,5 @@
+import BeamsyncModel
+
 /// Live checks of a deployment profile's target (`beamsync slurm ping`, `beamsync dim ping`,
 /// `plan --check-targets`): each step in order, how it went and how long it took.
 public struct TargetCheckStep: Sendable, Codable, Equatable {
@@ -47,4 +49,33 @@ public struct TargetCheckReport: Sendable, Codable, Equatable {
 
     public var passed: Bool { !steps.contains { $0.outcome == .failed } }
     public var firstFailure: TargetCheckStep? { steps.first { $0.outcome == .failed } }
+    /// false when no step ran (no checker for the kind, for example): the target was not checked.
+    public var checked: Bool { steps.contains { $0.outcome != .skipped } }
+    /// Time spent in the steps that ran.
+    public var seconds: Double { steps.reduce(0) { $0 + $1.seconds } }
+}
+
+extension TargetCheckReport.Kind {
+    /// The checker kind for a deployment kind: a REST DIM is checked by `dim ping`, Slurm by `slurm ping`.
+    public init(_ deployment: DeploymentKind) {
+        switch deployment {
+        case .restRemote: self = .dim
+        case .slurmRemote: self = .slurm
+        }
+    }
+
+    /// The command that runs this kind of check.
+    public var command: String {
+        switch self {
+        case .dim: "dim ping"
+        case .slurm: "slurm ping"
+        }
+    }
+}
+
+/// Seconds as people read them in check reports: `0.012s`, `10.214s`.
+public func formatCheckSeconds(_ seconds: Double) -> String {
+    let milliseconds = Int((max(0, seconds) * 1000).rounded())
+    let fraction = String(milliseconds % 1000)
+    return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
 }

@@ -15,6 +15,8 @@ public struct TextRenderer: Sendable {
         if !errors.isEmpty {
             out += paint("Planning failed: \(errors.count) error\(errors.count == 1 ? "" : "s")", .remove) + "\n"
             for d in errors { out += "  " + d.description.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
+            // Failed target checks under --require-targets are errors; show what each check found.
+            if let checks = plan.targetChecks { out += "\n" + targetChecks(checks) }
             return out
         }
         let changes = plan.effectiveChanges
@@ -36,6 +38,7 @@ public struct TextRenderer: Sendable {
                 }
             }
         }
+        if let checks = plan.targetChecks { out += "\n" + targetChecks(checks) }
         let warnings = plan.diagnostics.warnings
         if !warnings.isEmpty {
             out += "\n" + paint("Warnings:", .note) + "\n"
@@ -45,6 +48,54 @@ public struct TextRenderer: Sendable {
         out += "\n" + paint("Plan:", .bold) + " \(s.create) to create, \(s.update) to change, \(s.delete) to delete, \(s.trigger) execution\(s.trigger == 1 ? "" : "s") to trigger"
         if s.unchanged > 0 { out += " (\(s.unchanged) unchanged)" }
         out += ".\n"
+        return out
+    }
+
+    /// The plan's target checks, one line per profile (what failed and what to check below it).
+    public func targetChecks(_ reports: [TargetCheckReport]) -> String {
+        var out = paint("Target checks:", .bold) + "\n"
+        if reports.isEmpty { return out + "  no profile is created or changed, so no target was checked\n" }
+        for r in reports {
+            let name = "profile \"\(r.profile)\" (\(r.kind.rawValue) \(r.target))"
+            if let failed = r.firstFailure {
+                out += "  " + paint("✗", .remove) + " \(name): failed at \(failed.name) after \(formatCheckSeconds(r.seconds))"
+                out += (failed.detail.map { ": \($0)" } ?? "") + "\n"
+                if let hint = failed.hint { out += "      check: \(hint)\n" }
+            } else if !r.checked {
+                let why = r.steps.first.map { $0.detail ?? $0.description } ?? "no checks ran"
+                out += "  " + paint("-", .dim) + " \(name): not checked: \(why)\n"
+            } else {
+                out += "  " + paint("✓", .add) + " \(name): \(r.steps.filter { $0.outcome == .passed }.count) steps passed in \(formatCheckSeconds(r.seconds))\n"
+            }
+        }
+        return out
+    }
+
+    /// One target check in full (`dim ping`, `slurm ping`): every step with its time, what it
+    /// found, and for the failed step what to check.
+    public func targetCheck(_ r: TargetCheckReport) -> String {
+        var out = paint("\(r.kind.command) \(r.profile)", .bold) + " → \(r.target)\n"
+        let width = r.steps.map(\.name.count).max() ?? 0
+        for step in r.steps {
+            let (symbol, tone): (String, Tone) = switch step.outcome {
+            case .passed: ("✓", .add)
+            case .failed: ("✗", .remove)
+            case .skipped: ("-", .dim)
+            }
+            let name = step.name.padded(to: width)
+            let time = step.outcome == .skipped ? "skipped" : formatCheckSeconds(step.seconds)
+            out += "  " + paint(symbol, tone) + " \(name)  \(time.padded(to: 8))  \(step.description)\n"
+            let indent = "    " + String(repeating: " ", count: width + 12)
+            if let detail = step.detail { out += indent + (step.outcome == .skipped ? paint(detail, .dim) : detail) + "\n" }
+            if step.outcome == .failed, let hint = step.hint { out += indent + "check: \(hint)\n" }
+        }
+        if let failed = r.firstFailure {
+            out += paint("✗ failed", .remove) + " at step \(failed.name) after \(formatCheckSeconds(r.seconds))\n"
+        } else if !r.checked {
+            out += paint("- not checked", .dim) + "\n"
+        } else {
+            out += paint("✓ passed", .add) + ": \(r.steps.count) steps in \(formatCheckSeconds(r.seconds))\n"
+        }
         return out
     }
 
@@ -85,5 +136,12 @@ public struct TextRenderer: Sendable {
         guard let v else { return "(absent)" }
         let text = v.canonicalString
         return text.count > 120 ? String(text.prefix(117)) + "..." : text
+    }
+}
+
+extension String {
+    /// Left-aligned in a column of `width` characters.
+    func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

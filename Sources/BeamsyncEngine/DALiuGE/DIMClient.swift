@@ -144,10 +144,15 @@ public struct DIMClient: DIMSessionObserver {
         _ = try await call(.delete, sessionPath(sessionID, ""), timeout: deployTimeout, session: sessionID)
     }
 
-    /// `GET /api`: the DIM's nodes and session ids. Answers at once even when an NM is down.
+    /// `GET /api`: the DIM's nodes and session ids. Answers at once even when an NM is down. A
+    /// Node Manager answers `/api` too (`{"sessions": [...]}`), without `hosts`: that is an error.
     public func info() async throws(DIMError) -> DIMInfo {
         let json = try parse(try await call(.get, "/api", timeout: statusTimeout, session: nil), what: "/api")
-        return DIMInfo(hosts: json["hosts"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+        guard let hosts = json["hosts"]?.arrayValue else {
+            throw .invalidResponse("GET /api answered without a `hosts` list, so this is not a Data Island Manager"
+                                   + (json["sessions"] != nil ? " (a Node Manager answers like this)" : ""))
+        }
+        return DIMInfo(hosts: hosts.compactMap(\.stringValue),
                        sessionIDs: json["sessionIds"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 
