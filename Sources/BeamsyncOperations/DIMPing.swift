@@ -1,6 +1,7 @@
 import BeamsyncEngine
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncTime
 
 /// `dim ping`: whether a `rest_remote` profile's DALiuGE path works, checked step by step with
 /// read-only calls that create, store and deploy nothing:
@@ -94,7 +95,7 @@ public struct DIMPing: TargetChecker {
                 }
                 return .passed("answers with submission methods \(methods.joined(separator: ", "))")
             } catch {
-                return .failed(translatorFailure(error, url: tmURL), hint: "the Translator Manager stopped answering; check it and retry")
+                return translatorLost(error, url: tmURL, left: left)
             }
         }
         await run.run("tm_map", "the Translator Manager maps graphs onto the same DIM's Node Managers") { left in
@@ -118,7 +119,7 @@ public struct DIMPing: TargetChecker {
                                    + "(\(translatorFailure(error, url: tmURL))): a DALiuGE manager answers there, but not a Data Island Manager",
                                    hint: "dim_port_for_tm is perhaps a Node Manager's port; give the DIM's (8001 by default)")
                 }
-                return .failed(translatorFailure(error, url: tmURL), hint: "the Translator Manager stopped answering; check it and retry")
+                return translatorLost(error, url: tmURL, left: left)
             }
         }
         return TargetCheckReport(profile: profile.name, kind: .dim, target: dimURL, steps: run.steps)
@@ -129,6 +130,17 @@ public struct DIMPing: TargetChecker {
         client.connectTimeout = min(.seconds(5), left)
         client.timeout = min(callTimeout, left)
         return client
+    }
+
+    /// The TM answered the first step but not this one: out of time (it waits about 10 s for an
+    /// address it cannot reach), or gone.
+    private func translatorLost(_ error: TranslatorError, url: String, left: Duration) -> CheckSteps.Result {
+        if case .unreachable(let e) = error, e.kind == .timedOut {
+            return .failed("the Translator Manager did not answer in the \(Int(left.inSeconds.rounded())) s left of the check "
+                           + "(it waits about 10 s for an address it cannot reach)",
+                           hint: "allow more time (--timeout, --target-timeout), or check dim_host_for_tm and dim_port_for_tm")
+        }
+        return .failed(translatorFailure(error, url: url), hint: "the Translator Manager stopped answering; check it and retry")
     }
 
     private func translatorAnswers(_ client: TranslatorClient, url: String) async -> CheckSteps.Result {

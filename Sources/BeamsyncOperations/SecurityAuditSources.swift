@@ -13,7 +13,10 @@ extension SecurityAuditInput {
             profiles.append(Profile(located.value, source: file))
         }
         let errors = (parsed.snapshot.readDiagnostics + parsed.tree.fileDiagnostics).errors
-        if !errors.isEmpty {
+        if let unreadable = errors.first(where: { $0.location == nil }) {
+            findings.append(AuditFinding(.error, .repositoryInvalid, subject: directory, problem: unreadable.message,
+                                         fix: unreadable.hint ?? "check the path"))
+        } else if !errors.isEmpty {
             let files = Set(errors.compactMap { $0.location?.file }).count
             findings.append(AuditFinding(.error, .repositoryInvalid, subject: directory,
                                          problem: "\(errors.count) error\(errors.count == 1 ? "" : "s") in \(files) file\(files == 1 ? "" : "s"); "

@@ -28,7 +28,7 @@ public struct MarkdownRenderer: Sendable {
         for c in plan.effectiveChanges { blocks.append(block(for: c)) }
         blocks += impactBlocks(plan)
         if let checks = plan.targetChecks { blocks.append(targetChecks(checks)) }
-        let warnings = plan.diagnostics.warnings
+        let warnings = plan.warningsOutsideTargetChecks
         if !warnings.isEmpty {
             blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
         }
@@ -60,7 +60,7 @@ public struct MarkdownRenderer: Sendable {
         blocks.append("#### Plan against the database\n\n" + (d.hasChanges ? "" : "No changes: the database already matches.\n\n"))
         blocks += review.plan.effectiveChanges.map(block(for:))
         if let checks = review.plan.targetChecks { blocks.append(targetChecks(checks)) }
-        let warnings = review.plan.diagnostics.warnings
+        let warnings = review.plan.warningsOutsideTargetChecks
         if !warnings.isEmpty {
             blocks.append("#### Warnings\n\n" + warnings.map { "- ⚠️ \(escape($0.description))\n" }.joined() + "\n")
         }

@@ -167,6 +167,11 @@ public struct Plan: Sendable, Codable {
     }
 
     public var hasErrors: Bool { diagnostics.hasErrors }
+    /// The warnings a renderer lists on their own: a failed target check is already shown in the
+    /// target checks section.
+    public var warningsOutsideTargetChecks: [Diagnostic] {
+        diagnostics.warnings.filter { targetChecks == nil || $0.code != .targetCheckFailed }
+    }
     public var effectiveChanges: [ResourceChange] { changes.filter { $0.action != .noOp } }
 }
 

@@ -39,7 +39,7 @@ public struct TextRenderer: Sendable {
             }
         }
         if let checks = plan.targetChecks { out += "\n" + targetChecks(checks) }
-        let warnings = plan.diagnostics.warnings
+        let warnings = plan.warningsOutsideTargetChecks
         if !warnings.isEmpty {
             out += "\n" + paint("Warnings:", .note) + "\n"
             for w in warnings { out += "  " + w.description.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }

@@ -136,6 +136,18 @@ struct DIMPingTests {
         #expect(report.firstFailure?.hint == "dim_port_for_tm is perhaps a Node Manager's port; give the DIM's (8001 by default)")
     }
 
+    @Test("the check's deadline bounds every call: a TM still trying an unreachable DIM is reported as out of time")
+    func deadline() async throws {
+        let stack = try DALiuGEStack.get()
+        let short = DIMPing(http: HTTPClient(threads: 2, name: "dim-ping-deadline-test"), timeout: .seconds(3))
+        let start = ContinuousClock.now
+        let report = await short.check(stack.profile(dimPortForTM: try closedPort()))
+        #expect(ContinuousClock.now - start < .seconds(5), "the TM retries an unreachable DIM for 10 s; the check gives up at 3")
+        #expect(outcomes(report) == ["profile passed", "tm passed", "dim passed", "tm_to_dim failed", "tm_map skipped"])
+        #expect(report.firstFailure?.detail?.hasPrefix("the Translator Manager did not answer in the ") == true, "\(report.firstFailure?.detail ?? "")")
+        #expect(report.firstFailure?.hint == "allow more time (--timeout, --target-timeout), or check dim_host_for_tm and dim_port_for_tm")
+    }
+
     @Test("a profile without dim_host_for_tm fails at the profile step, before any call")
     func misconfigured() async throws {
         let stack = try DALiuGEStack.get()

@@ -45,6 +45,7 @@ private struct CleanSetup {
     init(profiles: [String: String] = secureProfiles) async throws {
         lab = try SecurityLab()
         repository = lab.sub("repo")
+        try FileManager.default.createDirectory(atPath: repository + "/profiles", withIntermediateDirectories: true)
         for (path, text) in profiles { try lab.write("repo/" + path, text, mode: 0o644) }
         key = try lab.sshKey("slurm_key")
         let knownHosts = try lab.knownHosts("known_hosts", host: "login.example.org", port: 2222, key: key)
@@ -242,6 +243,11 @@ struct SecurityAuditTests {
         #expect(report.findings.first?.message == "\(setup.repository): 1 error in 1 file; documents that do not parse were not checked")
         #expect(report.findings.first?.fix == "run `beamsync validate \(setup.repository)` and correct them")
         #expect(report.findings.contains { $0.rule.code == "plain_http_translator" })
+
+        var missing = SecurityAuditInput(environment: setup.environment)
+        await missing.addRepository(setup.lab.sub("no-such-repo"))
+        #expect(missing.findings.map(\.message) == ["\(setup.lab.sub("no-such-repo")): cannot read directory \(setup.lab.sub("no-such-repo"))"])
+        #expect(missing.findings.map(\.fix) == ["check that it exists and is readable"])
     }
 
     @Test("profiles in the database are checked too, named as coming from the database",

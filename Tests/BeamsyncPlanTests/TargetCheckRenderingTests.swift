@@ -25,10 +25,9 @@ private let reports = [
 private func plan(checks: [TargetCheckReport]?, errors: Bool = false) throws -> Plan {
     var plan = Planner().plan(desired: try desired(["profiles/good.yaml": profile("good")]), live: LiveState(), source: "repo")
     plan.targetChecks = checks
-    if errors {
-        plan.diagnostics.append(Diagnostic(.error, code: .targetCheckFailed, location: nil, path: "",
-                                           message: "profile 'bad': dim ping failed at step tm", hint: "check translation.tm_url"))
-    }
+    plan.diagnostics.append(Diagnostic(errors ? .error : .warning, code: .targetCheckFailed, location: nil, path: "",
+                                       message: "profile 'bad': dim ping failed at step tm", hint: "check translation.tm_url"))
+    plan.diagnostics.append(Diagnostic(.warning, code: .drift, location: nil, path: "", message: "profile 'x' was changed outside git"))
     return plan
 }
 
@@ -44,6 +43,8 @@ struct TargetCheckRenderingTests {
                   check: check translation.tm_url
               - profile "hpc" (slurm login.example.org:22): not checked: slurm ping is not available in this build
             """))
+        #expect(text.contains("Warnings:\n  warning: profile 'x' was changed outside git\n\nPlan:"),
+                "a failed check is listed once, in its section, not again among the warnings")
         #expect(!TextRenderer().render(try plan(checks: nil)).contains("Target checks"), "no section when checks were not asked for")
     }
 
@@ -63,6 +64,8 @@ struct TargetCheckRenderingTests {
         #expect(md.contains("| ❌ | <code>bad</code> | dim <code>http://dim.example.org:8001</code> | failed at <code>tm</code>: "
                             + "no answer from http://tm:8084: connection refused<br>check: check translation.tm_url | 1.500s |"))
         #expect(md.contains("| ➖ | <code>hpc</code> | slurm <code>login.example.org:22</code> | not checked: slurm ping is not available in this build | — |"))
+        #expect(md.contains("#### Warnings\n\n- ⚠️ warning: profile 'x' was changed outside git\n\n"))
+        #expect(!md.contains("⚠️ warning: profile 'bad'"))
         let withErrors = MarkdownRenderer().render(try plan(checks: reports, errors: true)).joined()
         #expect(withErrors.contains("**Planning failed**") && withErrors.contains("#### Target checks"))
     }
