@@ -11,14 +11,20 @@ struct TargetCheckOptions: ParsableArguments {
     var checkTargets = false
     @Flag(help: "As --check-targets, but a failed check is an error: the plan exits 1 and a saved copy cannot be applied.")
     var requireTargets = false
-    @Option(help: "Deadline of each target check (e.g. 30s, 1m).")
-    var targetTimeout = "30s"
+    @Option(help: "Deadline of each target check (e.g. 30s, 1m; default 30s).")
+    var targetTimeout: String?
 
     var enabled: Bool { checkTargets || requireTargets }
 
+    func validate() throws {
+        guard let targetTimeout else { return }
+        guard enabled else { throw ValidationError("--target-timeout needs --check-targets or --require-targets") }
+        _ = try DurationText.parse(targetTimeout, option: "--target-timeout")
+    }
+
     /// Every checker this build has. A kind without one is reported as not checked.
     func run() throws -> TargetCheckRun {
-        let deadline = try DurationText.parse(targetTimeout, option: "--target-timeout")
+        let deadline = try DurationText.parse(targetTimeout ?? "30s", option: "--target-timeout")
         let environment = ProcessInfo.processInfo.environment
         // DALiuGE's managers accept 5 pending connections; 4 transfers at once keeps every check honest.
         let http = HTTPClient(threads: 4, name: "beamsync-target-checks", maxPerHost: 4)

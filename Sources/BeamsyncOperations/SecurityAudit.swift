@@ -8,8 +8,8 @@ import Foundation
 /// database connection string, the profiles, and the process environment (`BEAMPIPE_ENV`, the
 /// SLURM_SSH_* key policy, PGPASSFILE, PGPASSWORD, BEAMSYNC_PLAN_KEY, BEAMSYNC_CA_FILE).
 public struct SecurityAuditInput: Sendable {
-    /// A file holding a secret, named by the flag or variable that gives it to beamsync.
-    public struct SecretFile: Sendable, Hashable {
+    /// A file beamsync is given (a secret, or a file it trusts), named by the flag or variable that gives it.
+    public struct GivenFile: Sendable, Hashable {
         public var setting: String
         public var path: String
         /// How messages name it: "GitHub webhook secret", "SSH private key".
@@ -35,9 +35,9 @@ public struct SecurityAuditInput: Sendable {
 
     public var environment: [String: String]
     /// Webhook secrets, tokens, SSH keys and passphrases, plan keys.
-    public var secretFiles: [SecretFile] = []
+    public var secretFiles: [GivenFile] = []
     /// known_hosts files and CA bundles: public, but nobody else may change them.
-    public var trustFiles: [SecretFile] = []
+    public var trustFiles: [GivenFile] = []
     /// `--insecure-skip-tls-verify` was given.
     public var gitTLSVerificationOff = false
     /// The connection string and the setting it came from (`--database-url`, `DATABASE_URL`).
@@ -78,7 +78,7 @@ public struct SecurityAudit: Sendable {
                                       kind: pgpass.kind).map { AuditFinding($0) }
         }
         if let ca = env.value("BEAMSYNC_CA_FILE") {
-            let file = SecuritySecretKind.caBundle(setting: "BEAMSYNC_CA_FILE", path: ca)
+            let file = AuditedFiles.caBundle(setting: "BEAMSYNC_CA_FILE", path: ca)
             files.append(file.setting)
             findings += trustFile(file)
         }
@@ -110,7 +110,7 @@ public struct SecurityAudit: Sendable {
                 sshFindings.append(audit)
             }
             if case .knownHosts(let path)? = resolution.credential?.hostKeyCheck {
-                sshFindings += trustFile(SecuritySecretKind.knownHosts(setting: path, path: path)).map {
+                sshFindings += trustFile(AuditedFiles.knownHosts(setting: path, path: path)).map {
                     var f = $0
                     f.profiles = [audited.profile.name]
                     return f
@@ -127,7 +127,7 @@ public struct SecurityAudit: Sendable {
     }
 
     /// A file others may change can swap the hosts or CAs beamsync trusts; it need not be secret.
-    private func trustFile(_ file: SecurityAuditInput.SecretFile) -> [AuditFinding] {
+    private func trustFile(_ file: SecurityAuditInput.GivenFile) -> [AuditFinding] {
         let subject = file.setting == file.path ? file.path : "\(file.setting) (\(file.path))"
         guard let facts = fileSystem.facts(at: file.path), facts.kind != .missing else {
             return [AuditFinding(.error, .trustFileMissing, subject: subject, problem: "the \(file.kind) file does not exist",
@@ -147,16 +147,16 @@ public struct SecurityAudit: Sendable {
     }
 
     /// PGPASSFILE, or the conninfo's `passfile`, or `~/.pgpass` when it exists (libpq's order).
-    private func pgpassFile(_ input: SecurityAuditInput) -> SecurityAuditInput.SecretFile? {
+    private func pgpassFile(_ input: SecurityAuditInput) -> SecurityAuditInput.GivenFile? {
         if let url = input.databaseURL, let passfile = PGConnInfo(url.value)?.passfile {
-            return SecuritySecretKind.pgpass(setting: "\(url.setting) passfile", path: passfile)
+            return AuditedFiles.pgpass(setting: "\(url.setting) passfile", path: passfile)
         }
         if let path = SSHPolicyEnvironment(input.environment).value("PGPASSFILE") {
-            return SecuritySecretKind.pgpass(setting: "PGPASSFILE", path: path)
+            return AuditedFiles.pgpass(setting: "PGPASSFILE", path: path)
         }
         guard let home = input.environment["HOME"] ?? fileSystem.homeDirectory else { return nil }
         let path = "\(home)/.pgpass"
-        return fileSystem.facts(at: path) == nil ? nil : SecuritySecretKind.pgpass(setting: path, path: path)
+        return fileSystem.facts(at: path) == nil ? nil : AuditedFiles.pgpass(setting: path, path: path)
     }
 
     private func database(_ input: SecurityAuditInput, env: SSHPolicyEnvironment, production: Bool) -> [AuditFinding] {
@@ -214,16 +214,16 @@ public struct SecurityAudit: Sendable {
 }
 
 /// How the audit names the files it finds on its own.
-enum SecuritySecretKind {
-    static func pgpass(setting: String, path: String) -> SecurityAuditInput.SecretFile {
-        SecurityAuditInput.SecretFile(setting: setting, path: path, kind: "PostgreSQL password")
+enum AuditedFiles {
+    static func pgpass(setting: String, path: String) -> SecurityAuditInput.GivenFile {
+        SecurityAuditInput.GivenFile(setting: setting, path: path, kind: "PostgreSQL password")
     }
 
-    static func caBundle(setting: String, path: String) -> SecurityAuditInput.SecretFile {
-        SecurityAuditInput.SecretFile(setting: setting, path: path, kind: "CA bundle")
+    static func caBundle(setting: String, path: String) -> SecurityAuditInput.GivenFile {
+        SecurityAuditInput.GivenFile(setting: setting, path: path, kind: "CA bundle")
     }
 
-    static func knownHosts(setting: String, path: String) -> SecurityAuditInput.SecretFile {
-        SecurityAuditInput.SecretFile(setting: setting, path: path, kind: "known_hosts")
+    static func knownHosts(setting: String, path: String) -> SecurityAuditInput.GivenFile {
+        SecurityAuditInput.GivenFile(setting: setting, path: path, kind: "known_hosts")
     }
 }

@@ -202,3 +202,16 @@ struct TargetCheckProcessTests {
         await db.drop()
     }
 }
+
+@Suite("target-check arguments")
+struct TargetCheckArgumentTests {
+    @Test("--target-timeout needs --check-targets and a duration; dim ping's --format is text or json")
+    func arguments() throws {
+        let alone = try runBeamsyncIsolated(["plan", "--dir", ".", "--target-timeout", "5s"], environment: [:])
+        #expect(alone.status == 64 && alone.stderr.contains("--target-timeout needs --check-targets or --require-targets"), "\(alone.stderr)")
+        let bad = try runBeamsyncIsolated(["plan", "--dir", ".", "--check-targets", "--target-timeout", "5x"], environment: [:])
+        #expect(bad.status == 64 && bad.stderr.contains("--target-timeout '5x' is not a duration"), "\(bad.stderr)")
+        let markdown = try runBeamsyncIsolated(["dim", "ping", "--profile", "p", "--format", "markdown"], environment: [:])
+        #expect(markdown.status == 64 && markdown.stderr.contains("'markdown'"), "\(markdown.stderr)")
+    }
+}
