@@ -55,7 +55,7 @@ public struct DIMPing: TargetChecker {
             }
             return .passed(nil)
         }
-        let tmURL = tmEndpoint?.baseURL ?? profile.translation.tmURL ?? "(tm_url not set)"
+        let tmURL = DisplayURL.withoutUserInfo(tmEndpoint?.baseURL ?? profile.translation.tmURL ?? "(tm_url not set)")
         let dimURL = dimEndpoint?.baseURL ?? "deploy_host '\(rest.deployHost)'"
         let tmSees = mapSettings.map { "\($0.dimHost):\($0.dimPort)" }
             ?? "\(rest.dimHostForTM ?? "(dim_host_for_tm not set)"):\(rest.dimPortForTM.map(String.init) ?? "null")"

@@ -11,7 +11,7 @@ enum ProfileTransportAudit {
         }
         if let url = profile.translation.tmURL?.trimmingCharacters(in: .whitespaces), url.lowercased().hasPrefix("http://") {
             add(.plainHTTPTranslator, "translation.tm_url",
-                "the Translator Manager is reached over plain http (\(withoutUserInfo(url))), so graphs travel unencrypted and unauthenticated",
+                "the Translator Manager is reached over plain http (\(DisplayURL.withoutUserInfo(url))), so graphs travel unencrypted and unauthenticated",
                 "serve the Translator Manager over TLS (a proxy in front of `dlg tm` will do) and use an https:// URL")
         }
         switch profile.deployment {
@@ -35,14 +35,5 @@ enum ProfileTransportAudit {
             }
         }
         return findings
-    }
-
-    /// `http://user:pass@host/` → `http://host/`: a URL in a message never carries credentials.
-    static func withoutUserInfo(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let rest = url[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
-        return String(url[..<scheme.upperBound]) + String(rest[rest.index(after: at)...])
     }
 }
