@@ -71,7 +71,7 @@ enum ProjectV2Decoder {
             return ctx.stringList(node, path: path).map { .chain($0) }
         }
         ctx.problem(.wrongType, at: node, path: path,
-                    "data did not match any variant of untagged enum TransformRef (found \(ProjectDecodeContext.unexpected(node)))",
+                    "data did not match any variant of untagged enum TransformRef (found \(ProjectDecodeContext.unexpected(node, path: path)))",
                     hint: "write one transform name (`transform: trim`) or a list of names (`transform: [trim, lowercase]`)")
         return nil
     }

@@ -9,7 +9,15 @@ enum ProjectSectionDecoder {
         var out = ProjectConfig.Metadata(id: "")
         guard let node, var r = ProjectStructReader(node, path: path, structName: "ProjectMetadata", fields: ["id", "description"], ctx: &ctx)
         else { return out }
-        if let v = r.required("id", ctx: &ctx, expected: "my_project") { out.id = ctx.string(v, path: r.childPath("id")) ?? "" }
+        if let v = r.required("id", ctx: &ctx, expected: "my_project") {
+            out.id = ctx.string(v, path: r.childPath("id"), rule: .line) ?? ""
+            // project_configs.project_id is VARCHAR(80), which counts Unicode scalars.
+            if out.id.unicodeScalars.count > 80 {
+                ctx.problem(.outOfRange, at: v, path: r.childPath("id"), "metadata.id is \(out.id.unicodeScalars.count) characters; at most 80 are stored",
+                            hint: "use a shorter project id")
+                out.id = ""
+            }
+        }
         out.description = ctx.optionalString(r.optional("description", ctx: &ctx), path: r.childPath("description"))
         r.finish(ctx: &ctx)
         return out
@@ -20,8 +28,8 @@ enum ProjectSectionDecoder {
         guard var r = ProjectStructReader(node, path: path, structName: "AdapterConfig",
                                           fields: ["required", "casda_tap_url", "vizier_tap_url", "tap"], ctx: &ctx) else { return out }
         if let v = r.value("required", ctx: &ctx) { out.required = ctx.stringList(v, path: r.childPath("required")) ?? [] }
-        out.casdaTapURL = ctx.optionalString(r.optional("casda_tap_url", ctx: &ctx), path: r.childPath("casda_tap_url"))
-        out.vizierTapURL = ctx.optionalString(r.optional("vizier_tap_url", ctx: &ctx), path: r.childPath("vizier_tap_url"))
+        out.casdaTapURL = ctx.optionalString(r.optional("casda_tap_url", ctx: &ctx), path: r.childPath("casda_tap_url"), rule: .line)
+        out.vizierTapURL = ctx.optionalString(r.optional("vizier_tap_url", ctx: &ctx), path: r.childPath("vizier_tap_url"), rule: .line)
         if let v = r.value("tap", ctx: &ctx) { out.tap = tap(v, path: r.childPath("tap"), ctx: &ctx) }
         r.finish(ctx: &ctx)
         return out
@@ -43,10 +51,10 @@ enum ProjectSectionDecoder {
         // v1 has no sha256 member.
         let fields = ctx.dialect == .v2 ? ["url", "path", "sha256"] : ["url", "path"]
         guard var r = ProjectStructReader(node, path: path, structName: "GraphConfig", fields: fields, ctx: &ctx) else { return out }
-        out.url = ctx.optionalString(r.optional("url", ctx: &ctx), path: r.childPath("url"))
-        out.path = ctx.optionalString(r.optional("path", ctx: &ctx), path: r.childPath("path"))
+        out.url = ctx.optionalString(r.optional("url", ctx: &ctx), path: r.childPath("url"), rule: .line)
+        out.path = ctx.optionalString(r.optional("path", ctx: &ctx), path: r.childPath("path"), rule: .line)
         if ctx.dialect == .v2 {
-            out.sha256 = ctx.optionalString(r.optional("sha256", ctx: &ctx), path: r.childPath("sha256"))
+            out.sha256 = ctx.optionalString(r.optional("sha256", ctx: &ctx), path: r.childPath("sha256"), rule: .line)
         }
         r.finish(ctx: &ctx)
         return out

@@ -85,7 +85,7 @@ struct HostAndShellFieldTests {
          ["high", "normal"],
          ["\"high$(id)\"", "\"-x\""]),
         ("memory", nil, "deployment.resources.memory",
-         ["64G", "200G", "4000M", "0"],
+         ["64G", "200G", "4000M", "\"0\""],
          ["\"64G; id\"", "\"64 G\"", "\"64G>x\""]),
         ("constraint", "resources", "deployment.resources.constraint",
          ["amd", "\"intel&gpu\"", "\"[rack1|rack2]\"", "\"(knl&snc4)*4\""],
