@@ -82,13 +82,14 @@ enum SecretPolicy {
 
     /// An inline secret in a string value (a PEM block or a URL with a password), reported without
     /// quoting it; true when one was found.
-    static func reportInline(_ value: String, node: SourceNode, path: String, sink: inout DiagnosticSink) -> Bool {
+    static func reportInline(_ value: String, node: SourceNode, path: String, sink: inout DiagnosticSink,
+                             mayHoldURLPassword: Bool = true) -> Bool {
         if looksLikePEM(value) {
             sink.error(.inlineSecret, at: node, path: path, "value looks like a PEM key or certificate; inline secrets are not allowed",
                        hint: whereSecretsBelong)
             return true
         }
-        if hasURLPassword(value) {
+        if mayHoldURLPassword && hasURLPassword(value) {
             sink.error(.inlineSecret, at: node, path: path, "value holds a URL with a password in it; inline secrets are not allowed",
                        hint: "remove the user name and password from the URL; " + whereSecretsBelong)
             return true
@@ -169,10 +170,13 @@ public struct FieldReader {
         }
     }
 
-    /// A string, checked for inline secrets and for the characters `rule` refuses.
+    /// A string, checked for inline secrets and for the characters `rule` refuses. The reader's
+    /// byte scan decides which checks can apply (a URL password needs an '@', a refused character
+    /// a byte outside printable ASCII).
     static func checkedString(_ s: String, node: SourceNode, path: String, rule: TextRule, sink: inout DiagnosticSink) -> String? {
-        if SecretPolicy.reportInline(s, node: node, path: path, sink: &sink) { return nil }
-        return rule.check(s, node: node, path: path, sink: &sink) ? s : nil
+        let bytes = node.byteSummary ?? TextScan.summary(s)
+        if SecretPolicy.reportInline(s, node: node, path: path, sink: &sink, mayHoldURLPassword: bytes.at) { return nil }
+        return !bytes.unusual || rule.check(s, node: node, path: path, sink: &sink) ? s : nil
     }
 
     public mutating func string(_ key: String, sink: inout DiagnosticSink, required: Bool = false, hint: String? = nil) -> Presence<String> {

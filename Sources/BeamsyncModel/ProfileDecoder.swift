@@ -23,7 +23,7 @@ public enum ProfileDecoder {
         let name = validatedName(doc.string("name", sink: &sink, required: true), path: "name", sink: &sink)
         let description = doc.string("description", sink: &sink, rule: .freeText)
         // PostgreSQL's VARCHAR(255) counts Unicode scalars, not what a person sees as one character.
-        if case .value(let d, let n) = description, d.unicodeScalars.count > 255 {
+        if case .value(let d, let n) = description, d.utf8.count > 255, d.unicodeScalars.count > 255 {
             sink.error(.outOfRange, at: n, path: "description", "description is \(d.unicodeScalars.count) characters; at most 255 are stored",
                        hint: "shorten the description")
         }
@@ -94,7 +94,7 @@ public enum ProfileDecoder {
         } else if TextScan.hasOuterWhitespace(p) {
             sink.error(.invalidValue, at: node, path: path, "project_module '\(DisplayText.value(p))' has leading or trailing spaces",
                        hint: "remove the spaces; project ids are matched exactly")
-        } else if p.unicodeScalars.count > 50 {
+        } else if p.utf8.count > 50, p.unicodeScalars.count > 50 {
             sink.error(.outOfRange, at: node, path: path, "project_module is \(p.unicodeScalars.count) characters; at most 50 are stored",
                        hint: "use a shorter project id")
         }
@@ -403,7 +403,7 @@ enum URLCheck {
             let portText = host[host.index(after: colon)...]
             guard let p = Int(portText), (1...65535).contains(p) else { return "the port is not a number between 1 and 65535" }
             host = host[..<colon]
-            if host.contains(":") { return "an IPv6 address in a URL goes in brackets, e.g. http://[fd00::1]:8084" }
+            if host.utf8.contains(UInt8(ascii: ":")) { return "an IPv6 address in a URL goes in brackets, e.g. http://[fd00::1]:8084" }
         }
         if host.isEmpty { return "it has no host name" }
         if let problem = ValueSyntax.hostProblem(String(host)) { return "its host is not a host name or an IP address: \(problem)" }

@@ -151,7 +151,9 @@ struct ProjectDecodeContext {
             typeError(node, path: path, expected: "a string")
             return nil
         }
-        if SecretPolicy.reportInline(text, node: node, path: path, sink: &sink) || !rule.check(text, node: node, path: path, sink: &sink) {
+        let bytes = node.byteSummary ?? TextScan.summary(text)
+        if SecretPolicy.reportInline(text, node: node, path: path, sink: &sink, mayHoldURLPassword: bytes.at)
+            || (bytes.unusual && !rule.check(text, node: node, path: path, sink: &sink)) {
             problemPaths.append(path)
             return nil
         }
@@ -289,7 +291,7 @@ struct ProjectDecodeContext {
                 problem(.outOfRange, at: node, path: path, "integer \(t) does not fit in 64 bits",
                         hint: "quote it to keep it as text")
                 return .null
-            case .string(let t) where SecretPolicy.looksLikePEM(t) || SecretPolicy.hasURLPassword(t):
+            case .string(let t) where SecretPolicy.looksLikePEM(t) || (s.bytes.at && SecretPolicy.hasURLPassword(t)):
                 _ = SecretPolicy.reportInline(t, node: node, path: path, sink: &sink)
                 problemPaths.append(path)
                 return .null
@@ -302,6 +304,9 @@ struct ProjectDecodeContext {
 
 extension SourceNode {
     var isNullScalar: Bool { if case .scalar(let s) = self, s.value == .null { true } else { false } }
+
+    /// The reader's byte summary of a scalar's text; nil for mappings and lists.
+    var byteSummary: TextScan.ByteSummary? { if case .scalar(let s) = self { s.bytes } else { nil } }
 }
 
 /// The members of one struct: marks keys as read, reports missing required members and, at the

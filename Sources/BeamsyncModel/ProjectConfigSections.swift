@@ -12,7 +12,7 @@ enum ProjectSectionDecoder {
         if let v = r.required("id", ctx: &ctx, expected: "my_project") {
             out.id = ctx.string(v, path: r.childPath("id"), rule: .line) ?? ""
             // project_configs.project_id is VARCHAR(80), which counts Unicode scalars.
-            if out.id.unicodeScalars.count > 80 {
+            if out.id.utf8.count > 80, out.id.unicodeScalars.count > 80 {
                 ctx.problem(.outOfRange, at: v, path: r.childPath("id"), "metadata.id is \(out.id.unicodeScalars.count) characters; at most 80 are stored",
                             hint: "use a shorter project id")
                 out.id = ""

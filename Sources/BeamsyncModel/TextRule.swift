@@ -16,12 +16,7 @@ enum TextRule: Sendable {
     /// The first character the rule refuses and its 1-based position in the value, or nil.
     /// Printable ASCII, nearly every value, is settled by one byte scan.
     func firstRefused(in s: String) -> (scalar: Unicode.Scalar, position: Int)? {
-        var suspicious = false
-        for b in s.utf8 where b < 0x20 || b >= 0x7F {
-            suspicious = true
-            break
-        }
-        guard suspicious else { return nil }
+        guard Self.mayHoldControls(s) else { return nil }
         var position = 0
         for scalar in s.unicodeScalars {
             position += 1
@@ -29,6 +24,9 @@ enum TextRule: Sendable {
         }
         return nil
     }
+
+    /// Whether `s` has any byte outside printable ASCII (the only strings a rule can refuse).
+    static func mayHoldControls(_ s: String) -> Bool { TextScan.summary(s).unusual }
 
     func refuses(_ s: Unicode.Scalar) -> Bool {
         switch s.value {

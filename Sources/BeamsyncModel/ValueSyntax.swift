@@ -24,6 +24,35 @@ enum ValueSyntax {
     /// A DNS host name (RFC 1123 labels of letters, digits and '-', plus '_', which internal DNS
     /// and container networks serve), an IPv4 address, or an IPv6 address bare or in brackets.
     static func hostProblem(_ host: String) -> String? {
+        if host.utf8.withContiguousStorageIfAvailable(isPlainHostName) == true { return nil }
+        return hostProblemInDetail(host)
+    }
+
+    /// The common case in one pass and without allocating: labels of letters, digits, '-' and
+    /// '_', the last one not all digits. Anything else gets the full check and its explanation.
+    private static func isPlainHostName(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = b.count
+        if end > 0 && b[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard end > 0, end <= 253 else { return false }
+        var labelStart = 0
+        var allDigits = true
+        for i in 0...end {
+            if i == end || b[i] == UInt8(ascii: ".") {
+                let length = i - labelStart
+                if length == 0 || length > 63 || b[labelStart] == UInt8(ascii: "-") || b[i - 1] == UInt8(ascii: "-") { return false }
+                if i == end { return !allDigits }
+                labelStart = i + 1
+                allDigits = true
+            } else if isAlnum(b[i]) || b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "_") {
+                if !isDigit(b[i]) { allDigits = false }
+            } else {
+                return false
+            }
+        }
+        return false
+    }
+
+    private static func hostProblemInDetail(_ host: String) -> String? {
         let b = Array(host.utf8)
         guard let first = b.first, let last = b.last else { return "it is empty" }
         if first == 0x20 || last == 0x20 || first == 0x09 || last == 0x09 { return "it has leading or trailing spaces" }
@@ -192,13 +221,20 @@ enum ValueSyntax {
 
     /// An absolute remote path (the caller checks the leading '/'): no shell syntax, no '..'.
     static func remotePathProblem(_ s: String) -> String? {
-        let b = Array(s.utf8)
-        if let bad = b.first(where: isShellSpecial) {
-            return "\(shown(bad)) is not allowed in a remote path (it is written unquoted into the job script on the login node)"
+        var s = s
+        return s.withUTF8 { b -> String? in
+            var segmentStart = 0
+            for i in 0...b.count {
+                if i == b.count || b[i] == UInt8(ascii: "/") {
+                    if i - segmentStart == 2 && b[segmentStart] == UInt8(ascii: ".") && b[segmentStart + 1] == UInt8(ascii: ".") {
+                        return "a remote path must not climb with '..'"
+                    }
+                    segmentStart = i + 1
+                } else if isShellSpecial(b[i]) {
+                    return "\(shown(b[i])) is not allowed in a remote path (it is written unquoted into the job script on the login node)"
+                }
+            }
+            return nil
         }
-        if b.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) {
-            return "a remote path must not climb with '..'"
-        }
-        return nil
     }
 }

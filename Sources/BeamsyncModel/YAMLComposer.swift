@@ -136,7 +136,8 @@ struct YAMLComposer {
                     let s = event.data.scalar
                     let raw = UnsafeBufferPointer(start: s.value, count: s.length)
                     let text = String(decoding: raw, as: UTF8.self)
-                    if Self.needsCheck(raw, isKey: Self.readsKey(stack)) { checkControls(text, stack: stack, line: line, column: column) }
+                    let summary = TextScan.summary(raw)
+                    if summary.unusual { checkControls(text, stack: stack, line: line, column: column) }
                     let anchor = s.anchor.map { String(cString: $0) }
                     let tag = s.tag.map { String(cString: $0) }
                     let isPlain = s.style == YAML_PLAIN_SCALAR_STYLE
@@ -150,7 +151,7 @@ struct YAMLComposer {
                     } else {
                         value = isPlain ? CoreSchema.resolvePlain(text) : .string(text)
                     }
-                    let node = SourceNode.scalar(.init(text: text, value: value, line: line, column: column))
+                    let node = SourceNode.scalar(.init(text: text, value: value, line: line, column: column, bytes: summary))
                     try count(&produced, 1, line, column)
                     if let anchor { anchors[anchor] = (node, 1) }
                     try attach(node, count: 1, isPlainScalar: isPlain, to: &stack, root: &root, line: line, column: column)
@@ -193,6 +194,7 @@ struct YAMLComposer {
         return documents
     }
 
+    @inline(__always)
     private mutating func count(_ produced: inout Int, _ n: Int, _ line: Int, _ column: Int) throws {
         produced += n
         if produced > limits.maxNodesPerDocument {
@@ -238,14 +240,19 @@ struct YAMLComposer {
                 return
             }
             if let first = b.firstOccurrence(of: pending.key) {
-                diagnostics.append(Diagnostic(code: .duplicateKey, location: SourceLocation(file: file, line: pending.line, column: pending.column),
-                    path: Self.path(of: stack, key: pending.key), message: "duplicate key '\(pending.key)' is defined more than once in the same mapping",
-                    hint: "keep one '\(pending.key)' entry; YAML does not merge repeated keys",
-                    related: [SourceLocation(file: file, line: first.line, column: first.column)]))
+                reportDuplicate(pending.key, line: pending.line, column: pending.column, first: first, stack: stack)
                 return
             }
             b.append(.init(key: pending.key, keyLine: pending.line, keyColumn: pending.column, value: node))
         }
+    }
+
+    @inline(never)
+    private mutating func reportDuplicate(_ key: String, line: Int, column: Int, first: (line: Int, column: Int), stack: [Frame]) {
+        diagnostics.append(Diagnostic(code: .duplicateKey, location: SourceLocation(file: file, line: line, column: column),
+            path: Self.path(of: stack, key: key), message: "duplicate key '\(key)' is defined more than once in the same mapping",
+            hint: "keep one '\(key)' entry; YAML does not merge repeated keys",
+            related: [SourceLocation(file: file, line: first.line, column: first.column)]))
     }
 
     /// Applies `<<` merges: keys from merged mappings fill in what the mapping does not say itself,
@@ -281,21 +288,15 @@ struct YAMLComposer {
         return false
     }
 
-    /// Whether a scalar's bytes need a closer look: a value holding a NUL byte, or a key holding
-    /// anything outside printable ASCII. One byte scan settles nearly every scalar.
-    static func needsCheck(_ bytes: UnsafeBufferPointer<UInt8>, isKey: Bool) -> Bool {
-        if isKey {
-            for b in bytes where b < 0x20 || b >= 0x7F { return true }
-        } else {
-            for b in bytes where b == 0 { return true }
-        }
-        return false
-    }
 
     /// NUL anywhere (PostgreSQL's text and jsonb cannot store it), and any control or format
     /// character in a key (keys are identifiers). Values get their field's rule when decoded.
+    /// Kept out of line: it runs for few scalars, and inlined it would make `compose` too large
+    /// for the optimiser to inline `attach`, which every node goes through.
+    @inline(never)
     private mutating func checkControls(_ text: String, stack: [Frame], line: Int, column: Int) {
         let isKey = Self.readsKey(stack)
+        if !isKey && !text.utf8.contains(0) { return }
         let what = isKey ? "key" : "value"
         var position = 0
         for scalar in text.unicodeScalars {
@@ -317,6 +318,7 @@ struct YAMLComposer {
 
     /// The dotted path (`discovery.queries[1].name`) of the node being read at the top of
     /// `stack`; `key` is the key's text when the node is itself a key. Built only for a diagnostic.
+    @inline(never)
     private static func path(of stack: [Frame], key: String? = nil) -> String {
         var out = ""
         for frame in stack {
