@@ -54,12 +54,13 @@ public enum DisplayText {
     public static let redactedUserinfo = "REDACTED"
     public static let pemPlaceholder = "(PEM block, not shown)"
 
-    /// `s` with the userinfo of every URL in it (`scheme://user:password@host`) replaced by
-    /// `REDACTED`, and every PEM block replaced by a placeholder.
+    /// `s` with the userinfo of every URL in it (`scheme://user:password@host`, and also a bare
+    /// `user:password@host`) replaced by `REDACTED`, and every PEM block replaced by a placeholder.
+    /// A plain `name@host` (an e-mail address, `git@host`) is kept.
     public static func redacted(_ s: String) -> String {
         var text = s
         if TextScan.contains(text, "-----BEGIN ") { text = withoutPEMBlocks(text) }
-        if TextScan.contains(text, "://") { text = withoutUserinfo(text) }
+        if text.utf8.contains(UInt8(ascii: "@")) { text = withoutUserinfo(text) }
         return text
     }
 
@@ -72,40 +73,36 @@ public enum DisplayText {
         return text
     }
 
-    /// Characters that end a URL's authority when they appear in running text.
-    private static func endsAuthority(_ b: UInt8) -> Bool {
-        b == UInt8(ascii: "/") || b == UInt8(ascii: "?") || b == UInt8(ascii: "#") || b <= 0x20
-            || b == UInt8(ascii: "'") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "`") || b == UInt8(ascii: ">")
-            || b == UInt8(ascii: "<") || b == UInt8(ascii: ")")
+    /// Characters that end the run of text before an '@' when looking for userinfo.
+    private static func endsUserinfo(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "/"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`"), UInt8(ascii: "("), UInt8(ascii: "<"),
+             UInt8(ascii: ">"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "@"):
+            return true
+        default:
+            return b <= 0x20
+        }
     }
 
+    /// For each '@', the text back to the previous separator is userinfo when it follows `//`
+    /// (a URL) or holds a ':' (a password).
     static func withoutUserinfo(_ s: String) -> String {
         let bytes = Array(s.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if i + 2 < bytes.count, bytes[i] == UInt8(ascii: ":"), bytes[i + 1] == UInt8(ascii: "/"), bytes[i + 2] == UInt8(ascii: "/") {
-                out.append(contentsOf: bytes[i...(i + 2)])
-                let start = i + 3
-                var end = start
-                var lastAt: Int? = nil
-                while end < bytes.count, !endsAuthority(bytes[end]) {
-                    if bytes[end] == UInt8(ascii: "@") { lastAt = end }
-                    end += 1
-                }
-                if let at = lastAt {
-                    out.append(contentsOf: redactedUserinfo.utf8)
-                    out.append(contentsOf: bytes[at..<end])
-                } else {
-                    out.append(contentsOf: bytes[start..<end])
-                }
-                i = end
-                continue
-            }
-            out.append(bytes[i])
-            i += 1
+        var copied = 0
+        for k in bytes.indices where bytes[k] == UInt8(ascii: "@") {
+            var start = k
+            while start > copied, !endsUserinfo(bytes[start - 1]) { start -= 1 }
+            guard start < k else { continue }
+            let afterSlashes = start >= 2 && bytes[start - 1] == UInt8(ascii: "/") && bytes[start - 2] == UInt8(ascii: "/")
+            guard afterSlashes || bytes[start..<k].contains(UInt8(ascii: ":")) else { continue }
+            out.append(contentsOf: bytes[copied..<start])
+            out.append(contentsOf: redactedUserinfo.utf8)
+            copied = k
         }
+        guard copied > 0 else { return s }
+        out.append(contentsOf: bytes[copied...])
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -72,6 +72,32 @@ struct DirectoryTreeTests {
         #expect(tree.files.map(\.path) == ["profiles/a.yaml"])
     }
 
+    @Test("validate's text and JSON reports name the fields of planted secrets but never show them")
+    func validateNeverEchoesSecrets() throws {
+        let dir = try temporaryRepository([
+            "profiles/a.yaml": """
+                name: a
+                description: "-----BEGIN RSA PRIVATE KEY-----\\nS3CR3T-PEM\\n-----END RSA PRIVATE KEY-----"
+                translation: {tm_url: "http://admin:S3CR3T-TM@tm.example.org"}
+                deployment: {kind: rest_remote, deploy_host: "ops:S3CR3T-HOST@dim", token: S3CR3T-TOKEN}
+
+                """,
+            "profiles/b.json": #"{"name": "b", "translation": {}, "deployment": {"kind": "slurm_remote", "login_node": "l", "account": "a", "home_dir": "u:S3CR3T-PATH@h:/x", "log_dir": "/l", "dlg_root": "/d"}}"#,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let report = ValidationRun.run(paths: [dir.path])
+        #expect(report.diagnostics.errors.count >= 5, "\(report.diagnostics)")
+        let text = report.text(style: TerminalStyle(colour: false))
+        let json = report.json().canonicalString
+        let cli = try runBeamsync(["validate", dir.path, "--format", "json"])
+        for rendering in [text, json, cli.stdout, cli.stderr] {
+            #expect(!rendering.contains("S3CR3T"), "\(rendering)")
+        }
+        for field in ["description", "translation.tm_url", "deployment.deploy_host", "deployment.token", "deployment.home_dir"] {
+            #expect(text.contains(field), "\(field) not named:\n\(text)")
+        }
+    }
+
     @Test("beamsync validate exits 1 and names a profile file that became a FIFO")
     func validateReportsFIFO() throws {
         let dir = try temporaryRepository(["profiles/a.yaml": Self.profile])

@@ -33,6 +33,8 @@ struct DisplayTextTests {
         #expect(DisplayText.redacted("http://admin:pw@host:80/x") == "http://REDACTED@host:80/x")
         #expect(DisplayText.redacted("see https://u@h and ssh://a:b@c/d") == "see https://REDACTED@h and ssh://REDACTED@c/d")
         #expect(DisplayText.redacted("http://host/a@b") == "http://host/a@b")
+        #expect(DisplayText.redacted("home_dir 'ops:pw@login.example.org:/x'") == "home_dir 'REDACTED@login.example.org:/x'")
+        #expect(DisplayText.redacted("mail first.last@example.org or git@github.com:o/r") == "mail first.last@example.org or git@github.com:o/r")
         let pem = "x -----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY----- y"
         #expect(!DisplayText.redacted(pem).contains("abc"))
     }

@@ -12,7 +12,8 @@ struct SecretEchoTests {
     /// Every planted secret; none may appear in any rendering of any diagnostic.
     static let secrets = ["S3CR3T-TM", "S3CR3T-HOST", "S3CR3T-LOGIN", "S3CR3T-USER", "S3CR3T-PEM-BODY", "S3CR3T-KEY",
                           "S3CR3T-GRAPH", "S3CR3T-KIND", "S3CR3T-API", "S3CR3T-TAP", "98765432123", "S3CR3T-TRANSFORM",
-                          "S3CR3T-NESTED", "S3CR3T-DUP", "S3CR3T-EXEC-DESC", "S3CR3T-PROJECT-URL", "S3CR3T-PASS-IN-URL"]
+                          "S3CR3T-NESTED", "S3CR3T-DUP", "S3CR3T-EXEC-DESC", "S3CR3T-PROJECT-URL", "S3CR3T-PASS-IN-URL",
+                          "S3CR3T-SCP"]
 
     static let repository: [String: String] = [
         "profiles/rest.yaml": """
@@ -48,6 +49,12 @@ struct SecretEchoTests {
 
             """,
         "profiles/kind.yaml": "kind: \"https://u:S3CR3T-KIND@x.example.org\"\nname: k\n",
+        "profiles/scp.yaml": """
+            name: scp
+            translation: {}
+            deployment: {kind: slurm_remote, login_node: l, account: a, home_dir: "ops:S3CR3T-SCP@login.example.org:/x", log_dir: /l, dlg_root: /d}
+
+            """,
         "projects/p.yaml": editing(editing(editing(surveyProjectYAML,
             "casda_tap_url: https://casda.csiro.au/casda_vo_tools/tap", "casda_tap_url: \"https://casda:S3CR3T-TAP@casda.csiro.au/tap\""),
             "      sbid:\n        from: obs_id\n        transform: sbid_digits",
@@ -83,7 +90,7 @@ struct SecretEchoTests {
                          "profiles/rest.yaml:deployment.dim_host_for_tm", "profiles/rest.yaml:deployment.password",
                          "profiles/slurm.yaml:deployment.login_node", "profiles/slurm.yaml:deployment.remote_user",
                          "profiles/slurm.yaml:deployment.api_token", "profiles/slurm.yaml:deployment.resources.db_password",
-                         "profiles/dup.yaml:deployment.secret", "profiles/kind.yaml:kind", "projects/p.yaml:adapters.casda_tap_url",
+                         "profiles/dup.yaml:deployment.secret", "profiles/kind.yaml:kind", "profiles/scp.yaml:deployment.home_dir", "projects/p.yaml:adapters.casda_tap_url",
                          "projects/p.yaml:graph.url", "executions/e.yaml:metadata.description", "executions/e.yaml:spec.graph.url"] {
             #expect(paths.contains(expected), "no error for \(expected): \(paths.sorted())")
         }
