@@ -228,8 +228,8 @@ struct ProjectDecodeContext {
         }
     }
 
-    mutating func stringList(_ node: SourceNode, path: String) -> [String]? {
-        sequence(node, path: path) { ctx, item, itemPath in ctx.string(item, path: itemPath) }
+    mutating func stringList(_ node: SourceNode, path: String, rule: TextRule = .freeText) -> [String]? {
+        sequence(node, path: path) { ctx, item, itemPath in ctx.string(item, path: itemPath, rule: rule) }
     }
 
     // MARK: Containers

@@ -132,6 +132,20 @@ struct StorableValueTests {
         }
     }
 
+    @Test("project config identifiers are one line; queries and descriptions may span lines and hold tabs")
+    func projectConfigRules() throws {
+        let bad = loadRepository(["projects/p.yaml": editing(surveyProjectYAML, "    - casda\n", "    - \"casda\\t\"\n")])
+        let e = try #require(bad.diagnostics.errors.first { $0.code.rawValue == "control_character" }, "\(bad.diagnostics)")
+        #expect(e.path == "adapters.required[0]")
+        let bidi = loadRepository(["projects/p.yaml": editing(surveyProjectYAML, "        from: obs_id\n", "        from: \"obs\\u202E_id\"\n")])
+        #expect(bidi.diagnostics.errors.contains { $0.code.rawValue == "control_character" && $0.path.hasSuffix(".from") }, "\(bidi.diagnostics)")
+        let free = editing(editing(surveyProjectYAML, "  description: HI survey high-resolution imaging", "  description: \"HI survey\\n\\thigh-resolution\""),
+                           "template: \"SELECT * FROM ivoa.obscore WHERE filename LIKE '{source_name}%'\"",
+                           "template: \"SELECT *\\n\\tFROM ivoa.obscore WHERE filename LIKE '{source_name}%'\"")
+        let ok = loadRepository(["projects/p.yaml": free])
+        #expect(!ok.diagnostics.errors.contains { $0.code.rawValue == "control_character" }, "\(ok.diagnostics)")
+    }
+
     @Test("a lone UTF-16 surrogate escape in JSON is reported at its position with a hint")
     func loneSurrogate() throws {
         let json = "{\n  \"name\": \"a\\uD800\",\n  \"translation\": {},\n  \"deployment\": {\"kind\": \"rest_remote\", \"deploy_host\": \"h\"}\n}\n"
