@@ -288,7 +288,6 @@ struct YAMLComposer {
         return false
     }
 
-
     /// NUL anywhere (PostgreSQL's text and jsonb cannot store it), and any control or format
     /// character in a key (keys are identifiers). Values get their field's rule when decoded.
     /// Kept out of line: it runs for few scalars, and inlined it would make `compose` too large
