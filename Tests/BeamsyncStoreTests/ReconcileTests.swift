@@ -178,9 +178,11 @@ struct ReconcileTests {
     func hostileText() async throws {
         try await withStore { r, conn in
             let description = #"'); DROP TABLE daliuge_deployment_profile; -- "quoted" \ ünïcødé ✓ 🚀"#
-            let yaml = "name: weird.name_-1\ndescription: '\(description.replacingOccurrences(of: "'", with: "''"))'\nproject_module: \"proj;--x\"\ntranslation: {}\ndeployment: {kind: rest_remote, deploy_host: \"h'\\\"; --\"}\n"
+            // Host fields refuse shell and SQL syntax; a shell snippet keeps it, so it carries the hostile text into JSONB.
+            let yaml = "name: weird.name_-1\ndescription: '\(description.replacingOccurrences(of: "'", with: "''"))'\nproject_module: \"proj;--x\"\ntranslation: {}\n"
+                + "deployment: {kind: slurm_remote, login_node: l, account: a, home_dir: /h, log_dir: /l, dlg_root: /d, environment_setup: \"h'\\\"; --\"}\n"
             try await r.applyRepo(["profiles/w.yaml": yaml])
-            let row = try await conn.query("SELECT description, project_module, deployment->>'deploy_host' AS h, spec_sha256 FROM daliuge_deployment_profile").single()
+            let row = try await conn.query("SELECT description, project_module, deployment->>'environment_setup' AS h, spec_sha256 FROM daliuge_deployment_profile").single()
             #expect(try row.string("description") == description)
             #expect(try row.string("project_module") == "proj;--x")
             #expect(try row.string("h") == "h'\"; --")
