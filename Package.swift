@@ -81,7 +81,10 @@ let package = Package(
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
-        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
+        .testTarget(name: "BeamsyncControllerTests", dependencies: [
+            "BeamsyncController", "BeamsyncModel", "BeamsyncOperations", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime",
+            "BeamsyncTestSupport", logging,
+        ]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
             .product(name: "HummingbirdTesting", package: "hummingbird"),

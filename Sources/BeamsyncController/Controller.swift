@@ -102,6 +102,12 @@ public actor Controller {
             if shouldStop() { break }
             await sleepOrWake(wait, &iterator)
         }
+        await close()
+    }
+
+    /// Gives leadership up and closes the controller's session. `run()` ends with it; a caller
+    /// that drives `reconcile()` itself calls it when done.
+    public func close() async {
         await election.resign()
         await connection?.close()
         connection = nil
