@@ -185,6 +185,27 @@ struct ControllerReconcileTests {
             #expect(runs.allSatisfy { $0.finishedAt != nil })
         }
     }
+
+    @Test("a revision whose files cannot be read fails naming it, is retried after a delay that doubles, and is applied once it can be read")
+    func unreadableRevision() async throws {
+        try await ControllerHarness.with { h in
+            let revision = h.source.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            h.source.failReads(true)
+            for (attempt, delay) in [(1, 10.0), (2, 20), (3, 40)] {
+                let failedAt = h.clock.now()
+                #expect(await h.controller.reconcile() == .failed(reason: .readFailed, message: "reading \(revision) failed: object not found"))
+                let status = try await h.status()
+                #expect(status.failures == attempt && status.nextAttemptAt == after(failedAt, seconds: delay), "attempt \(attempt)")
+                #expect(status.status == .stalled && status.reason == .readFailed)
+                #expect(status.lastAttemptedRevision == revision && status.lastAppliedRevision == nil)
+                #expect(await h.controller.reconcile() == .backingOff(revision: revision, until: after(failedAt, seconds: delay)))
+                h.clock.advance(by: .seconds(delay))
+            }
+            #expect(h.source.reads == 3, "read once per attempt")
+            h.source.failReads(false)
+            #expect(await h.controller.reconcile() == .applied(revision: revision, changes: 1, triggered: 0))
+        }
+    }
 }
 
 /// Statuses seen from inside a reconcile.
