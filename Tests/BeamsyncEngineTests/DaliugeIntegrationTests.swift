@@ -40,7 +40,8 @@ struct DaliugeIntegrationTests {
         "beamsync-test-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    @Test func helloWorldTranslatesDeploysFinishesAndWritesItsOutput() async throws {
+    @Test("HelloWorld is translated by the TM, deployed on the DIM in three steps, finishes and writes its output file")
+    func helloWorldTranslatesDeploysFinishesAndWritesItsOutput() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("HelloWorld.graph"), profile: services.profile)
         #expect(graph.drops.count == 2)
@@ -63,7 +64,8 @@ struct DaliugeIntegrationTests {
         try await dim.deleteSession(sid)
     }
 
-    @Test func aFailingAppIsFailedWithTheDropNamed() async throws {
+    @Test("a failing application makes the session failed, naming the drop")
+    func aFailingAppIsFailedWithTheDropNamed() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("FailingApp.graph"), profile: services.profile)
         let sid = newSessionID("fail")
@@ -79,7 +81,8 @@ struct DaliugeIntegrationTests {
         #expect(outcome.executionStatus == "failed")
     }
 
-    @Test func theTranslatorsRejectionReachesTheCallerVerbatim() async throws {
+    @Test("the Translator Manager's rejection reaches the caller verbatim, and so does its plain-text 500")
+    func theTranslatorsRejectionReachesTheCallerVerbatim() async throws {
         let (services, tm, _) = try clients()
         let error = await #expect(throws: TranslatorError.self) {
             try await tm.translate(logicalGraph: try fixture("Invalid.graph"), profile: services.profile)
@@ -100,7 +103,8 @@ struct DaliugeIntegrationTests {
         #expect(crash?.serverMessage == "Internal Server Error")
     }
 
-    @Test func aRunningSessionCanBeCancelled() async throws {
+    @Test("a running session is cancelled, and polling ends as cancelled long before the application would have finished")
+    func aRunningSessionCanBeCancelled() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("Sleep.graph"), profile: services.profile)
         let sid = newSessionID("cancel")
@@ -119,7 +123,8 @@ struct DaliugeIntegrationTests {
         try await dim.deleteSession(sid)
     }
 
-    @Test func aDIMThatIsDownIsUnreachableNotAnEndlessPoll() async throws {
+    @Test("a DIM that is down is unreachable: creating a session is refused and polling ends after its limit")
+    func aDIMThatIsDownIsUnreachableNotAnEndlessPoll() async throws {
         let services = try TestServices.requireDALiuGE()
         let port = try closedLoopbackPort()
         let dim = DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(services.dimHost):\(port)"), http: http)
@@ -139,7 +144,8 @@ struct DaliugeIntegrationTests {
         #expect(last.kind == .connectionRefused)
     }
 
-    @Test func anUnknownSessionIsClassifiedAndPollingEnds() async throws {
+    @Test("a session the DIM does not know is missing, its calls answer session unknown, and polling ends after its limit")
+    func anUnknownSessionIsClassifiedAndPollingEnds() async throws {
         let (_, _, dim) = try clients()
         let sid = newSessionID("unknown")
         // The DIM answers 200 {"<node>": {"Status": "Success"}} for a session it does not know.
@@ -158,7 +164,8 @@ struct DaliugeIntegrationTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
-    @Test func duplicateSessionsAndEmptyRootsAreTyped() async throws {
+    @Test("creating a session twice is a session-exists error, and deploying without roots is refused")
+    func duplicateSessionsAndEmptyRootsAreTyped() async throws {
         let (_, _, dim) = try clients()
         let sid = newSessionID("dup")
         try await dim.createSession(sid)
@@ -180,7 +187,8 @@ private actor StepLog {
 /// session call stalls for the DIM's 10 s node check and then answers 555 naming the node.
 @Suite("DALiuGE 6.6.0: a DIM whose Node Manager is down", .requires(.daliuge))
 struct DaliugeDeadNodeTests {
-    @Test func aStalledIslandIsATypedNodeFailureAndPollingEnds() async throws {
+    @Test("a call on a DIM whose Node Manager is down is a transient node failure naming the node, and polling ends as unreachable")
+    func aStalledIslandIsATypedNodeFailureAndPollingEnds() async throws {
         let services = try TestServices.requireDALiuGE()
         let port = try #require(services.deadNodeDIMPort,
                                 "BEAMSYNC_TEST_DEAD_NM_DIM_PORT (from scripts/dlg.sh start) is not set")

@@ -3,7 +3,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("EmbeddedPostgres")
+@Suite("The embedded PostgreSQL server")
 struct EmbeddedPostgresTests {
     @Test("starts a private cluster in BEAMSYNC_HOME, reuses it on a second start, and stops it",
           .enabled(if: TestDatabase.isConfigured && TestServices.postgresServerProgramsInstalled), .timeLimit(.minutes(2)))

@@ -3,7 +3,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("PGPool", .requires(.postgres))
+@Suite("The PostgreSQL connection pool", .requires(.postgres))
 struct PoolTests {
     @Test("never lends more than N connections at once; waiters get them in turn")
     func boundedConcurrency() async throws {

@@ -5,7 +5,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("Migrator", .requires(.postgres))
+@Suite("Database migrations", .requires(.postgres))
 struct MigratorTests {
     @Test("applies every migration once and records version, name and checksum")
     func appliesOnce() async throws {
