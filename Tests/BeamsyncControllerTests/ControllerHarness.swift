@@ -86,7 +86,7 @@ func after(_ date: Date, seconds: Double) -> Date { date.addingTimeInterval(seco
 
 /// Polls `condition` every 10 ms of real time until it holds or `seconds` pass. For waiting on
 /// the controller's own task; the controller's notion of time is the manual clock.
-func eventually(within seconds: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(within seconds: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
