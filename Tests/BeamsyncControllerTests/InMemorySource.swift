@@ -3,8 +3,9 @@ import BeamsyncOperations
 import Foundation
 
 /// A followed source held in memory: commits of files on one branch, and fetches or reads that
-/// fail on demand. The controller tests use it in place of a git repository (`GitSource` is
-/// tested against real git, over file://, https and ssh); everything else is real.
+/// fail on demand. The controller tests use it in place of a git repository (the git layer is
+/// tested against real repositories, and the controller as a process against real git);
+/// everything else is real.
 final class InMemorySource: DesiredSource, @unchecked Sendable {
     struct FetchFailed: Error, CustomStringConvertible {
         var description: String { "connection refused" }
