@@ -102,6 +102,12 @@ public actor Controller {
             if shouldStop() { break }
             await sleepOrWake(wait, &iterator)
         }
+        await close()
+    }
+
+    /// Gives leadership up and closes the controller's session. `run()` ends with it; a caller
+    /// that drives `reconcile()` itself calls it when done.
+    public func close() async {
         await election.resign()
         await connection?.close()
         connection = nil
@@ -206,8 +212,8 @@ public actor Controller {
                                   message: "fetching \(RedactedURL.text(identity.url)) failed: \(error)", started: started)
         }
 
-        // Backoff belongs to a revision that failed to apply. A fetch that works again ends the
-        // backoff its failures built up: the source is reconciled at once, not when it expires.
+        // Backoff belongs to a revision that failed to read or apply. A fetch that works again
+        // ends the backoff its failures built up: the source is reconciled at once, not when it expires.
         let fetchRecovered = status.reason == .fetchFailed
         let liveVersion = try await store.liveVersion()
         let requested = status.reconcileRequestedAt != nil
@@ -229,7 +235,7 @@ public actor Controller {
             cache.retain(onlyFilesOf: snapshot.files)
             metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
         } catch {
-            return try await fail(store, status, revision: revision, reason: .fetchFailed, message: "reading \(revision) failed: \(error)",
+            return try await fail(store, status, revision: revision, reason: .readFailed, message: "reading \(revision) failed: \(error)",
                                   failures: failuresSoFar, started: started)
         }
         let label = parsed.snapshot.label

@@ -15,6 +15,8 @@ public enum StatusReason: String, Sendable, Codable {
     case upToDate = "UpToDate"
     case progressing = "Progressing"
     case fetchFailed = "FetchFailed"
+    /// The fetch worked but the revision's files could not be read from the mirror.
+    case readFailed = "ReadFailed"
     case validationFailed = "ValidationFailed"
     case planFailed = "PlanFailed"
     case applyFailed = "ApplyFailed"

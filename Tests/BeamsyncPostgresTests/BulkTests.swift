@@ -3,7 +3,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("COPY and pipeline mode", .enabled(if: TestDatabase.isConfigured))
+@Suite("COPY and pipeline mode", .requires(.postgres))
 struct BulkTests {
     @Test("COPY of 10,000 rows with tabs, newlines, backslashes and NULLs round-trips exactly")
     func copyRoundTrip() async throws {

@@ -6,8 +6,6 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
 func repo(_ files: [String: String], external: [ExternalProfile] = []) throws -> DesiredState {
     var options = LoadOptions()
     options.externalProfiles = external
@@ -25,8 +23,7 @@ func profileYAML(_ name: String, project: String? = nil, isDefault: Bool = false
 
 /// A fresh, migrated database per test.
 func withStore<T>(_ body: (ApplyTransaction, PGConnection) async throws -> T) async throws -> T {
-    _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
-    return try await TestDatabase.withConnection { conn in
+    try await TestDatabase.withConnection { conn in
         let r = ApplyTransaction(conn: conn)
         try await Migrator.beamsync.migrateIfPending(conn)
         return try await body(r, conn)
@@ -54,7 +51,7 @@ func profileRows(_ conn: PGConnection) async throws -> [String: (isDefault: Bool
     return out
 }
 
-@Suite("Reconcile against PostgreSQL", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Reconcile against PostgreSQL", .serialized, .requires(.postgres))
 struct ReconcileTests {
     @Test("create, then a one-field update bumps the revision; formatting-only edits are no-ops")
     func createUpdateNoOp() async throws {
