@@ -26,6 +26,8 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Apply this saved plan (from `plan --out`) instead of planning now.")
     var plan: String?
 
+    @OptionGroup var planKey: PlanKeyOptions
+
     @Flag(help: "Apply without asking.")
     var autoApprove = false
 
@@ -46,7 +48,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 try await Migrator.beamsync.migrateIfPending(conn)
                 let reconciliation = Reconciliation(conn: conn)
                 if let path = plan {
-                    let saved = try PlanFile.read(path)
+                    let saved = try SavedPlanFile.read(path, key: try planKey.key())
                     if !autoApprove { try confirm(saved) }
                     return (saved, try await reconciliation.apply(saved: saved, actor: actor, revision: revision))
                 }

@@ -159,8 +159,9 @@ public actor Controller {
             // The database went away mid-reconcile: reconnect next time; the apply, if any, rolled back.
             await connection?.close()
             connection = nil
-            logger.error("reconcile failed", metadata: ["error": .string("\(error)")])
-            outcome = .failed(reason: .applyFailed, message: "\(error)")
+            let message = SecretRedaction.redact("\(error)")
+            logger.error("reconcile failed", metadata: ["error": .string(message)])
+            outcome = .failed(reason: .applyFailed, message: message)
         }
         return record(outcome, seconds: clock.now().timeIntervalSince(started))
     }
@@ -274,8 +275,11 @@ public actor Controller {
         return .applied(revision: revision, changes: changes, triggered: result.triggered)
     }
 
-    private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message: String,
+    /// Records a failed pass. Every failure message leaves through here, redacted once for the
+    /// database, the log and the status page alike.
+    private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message raw: String,
                       failures previous: Int? = nil, started: Date) async throws -> ReconcileOutcome {
+        let message = SecretRedaction.redact(raw)
         let failures = (previous ?? status.failures) + 1
         let next = clock.now().addingTimeInterval(options.backoff.delay(afterFailures: failures).inSeconds)
         try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next)

@@ -40,7 +40,8 @@ public struct GitSource: DesiredSource {
             .appendingPathComponent(String(SHA256Digest.hex(Array(url.utf8)).prefix(24))).path
     }
 
-    public var identity: SourceIdentity { SourceIdentity(url: url, branch: ref, path: path) }
+    /// Recorded in gitops_sources and shown in the status: without credentials.
+    public var identity: SourceIdentity { SourceIdentity(url: RedactedURL.text(url), branch: ref, path: path) }
 
     /// The same repository at another ref (a pull request's base), sharing the mirror.
     public func at(ref other: String) -> GitSource {
@@ -86,11 +87,7 @@ public struct GitSource: DesiredSource {
     }
 }
 
-/// URLs shown to people (logs, plans, status) without a password.
+/// URLs shown to people (logs, plans, status) without credentials (`SecretRedaction`).
 public enum RedactedURL {
-    public static func text(_ url: String) -> String {
-        guard var c = URLComponents(string: url), c.password != nil else { return url }
-        c.password = "REDACTED"
-        return c.string ?? url
-    }
+    public static func text(_ url: String) -> String { SecretRedaction.redact(url) }
 }

@@ -105,8 +105,12 @@ public struct Reconciliation: Sendable {
         return (plan, result)
     }
 
-    /// Applies exactly a saved plan; refuses a stale one (`StalePlan`).
+    /// Applies exactly a saved plan; refuses a stale one (`StalePlan`) and one that does not
+    /// hold together or does not describe the live rows it names (`SavedPlanRejected`).
     public func apply(saved plan: Plan, actor: AuditActor, revision: String?) async throws -> ApplyResult {
-        try await ApplyTransaction(conn: conn).apply(saved: plan, actor: actor.name, revision: revision)
+        try SavedPlanCheck.check(plan)
+        return try await ApplyTransaction(conn: conn).apply(saved: plan, actor: actor.name, revision: revision) { live in
+            try SavedPlanCheck.check(plan, against: live)
+        }
     }
 }
