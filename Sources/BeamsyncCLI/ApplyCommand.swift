@@ -55,7 +55,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 if autoApprove {
                     // Files are parsed before the transaction; the live state is read once, inside it,
                     // and only the cross-document checks run while the lock is held.
-                    let parsed = try await ParsedSource.read(input)
+                    let parsed = try await ParsedSource.read(await reconciliation.withLastApplied(input))
                     return try await reconciliation.apply(parsed, overrides: overrides, actor: actor, revision: revision)
                 }
                 // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).

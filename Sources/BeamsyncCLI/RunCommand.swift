@@ -50,6 +50,7 @@ struct RunCommand: AsyncParsableCommand {
     var webhookSecretFile: String?
 
     @OptionGroup var access: GitAccessOptions
+    @OptionGroup var verification: CommitVerificationOptions
     @OptionGroup var planning: PlanningFlags
     @OptionGroup var database: DatabaseOptions
 
@@ -97,7 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
         let cache = ParsedFileCache()
         let source = GitSource(url: repo, ref: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
-                               fetchTimeout: timeout, cache: cache)
+                               fetchTimeout: timeout, cache: cache, verification: verification.settings)
         var options = ControllerOptions()
         options.interval = intervalDuration
         options.overrides = planning.overrides

@@ -222,6 +222,14 @@ public actor Controller {
         let failuresSoFar = revision == status.lastAttemptedRevision && !fetchRecovered ? status.failures : 0
 
         try await store.setStatus(id: status.id, .reconciling, reason: .progressing, message: "reconciling \(revision)")
+        // Signatures first: nothing of an unverified revision is parsed.
+        let verified: VerifiedRevision?
+        do {
+            verified = try await source.verifyCommits(revision: revision, lastApplied: status.lastAppliedRevision)
+        } catch {
+            return try await fail(store, status, revision: revision, reason: .verificationFailed, message: "\(error)",
+                                  failures: failuresSoFar, started: started)
+        }
         let parsed: ParsedSource
         do {
             let snapshot = try await source.snapshot(at: revision)
@@ -256,16 +264,19 @@ public actor Controller {
 
         let summary = plan.summary
         let changes = summary.create + summary.update + summary.delete
-        let message = changes + summary.trigger == 0
+        var message = changes + summary.trigger == 0
             ? "\(label) is applied; no changes"
             : "applied \(label): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
+        if let verified { message += "; " + verified.summary }
+        message = SecretRedaction.redact(message)
         try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
                                       reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message)
         try await store.recordRun(sourceID: status.id, SyncRun(
             revision: revision, startedAt: started, finishedAt: clock.now(), result: changes + summary.trigger == 0 ? .noOp : .applied,
             summary: .object(["create": .int(Int64(summary.create)), "update": .int(Int64(summary.update)),
                               "delete": .int(Int64(summary.delete)), "trigger": .int(Int64(summary.trigger)),
-                              "drift": .int(Int64(summary.drifted))]),
+                              "drift": .int(Int64(summary.drifted)),
+                              "signatures": .array((verified?.signers ?? []).map(JSONValue.string))]),
             error: nil))
         metrics.drift(count: summary.drifted)
         for kind in DocumentKind.allCases {

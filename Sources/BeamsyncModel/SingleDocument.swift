@@ -31,3 +31,14 @@ extension DesiredStateLoader {
         return (document, parsed.diagnostics)
     }
 }
+
+extension RepositoryPolicy {
+    /// Decodes a `beamsync.yaml` on its own (commit verification reads it before the rest of
+    /// the tree is parsed). nil with the diagnostics when it does not decode.
+    public static func decode(bytes: [UInt8], limits: YAMLLimits = .default) -> (RepositoryPolicy?, [Diagnostic]) {
+        let parsed: DesiredStateLoader.ParsedFile = DesiredStateLoader.parseFile(SourceFile(path: fileName, bytes: bytes), limits: limits,
+                                                                                 defaultKind: nil)
+        for case .policy(let policy) in parsed.documents where !parsed.diagnostics.hasErrors { return (policy, parsed.diagnostics) }
+        return (parsed.diagnostics.hasErrors ? nil : RepositoryPolicy(), parsed.diagnostics)
+    }
+}
