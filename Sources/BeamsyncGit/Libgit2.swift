@@ -6,7 +6,9 @@ import Foundation
 /// and is never shut down, because abandoned transfer threads may still be inside libgit2.
 enum Libgit2 {
     private static let initialised: Bool = {
-        git_libgit2_init() > 0
+        let ok = git_libgit2_init() > 0
+        _ = GitConnectionGate.registered
+        return ok
     }()
 
     static func ensure() {
