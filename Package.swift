@@ -76,11 +76,11 @@ let package = Package(
         .testTarget(name: "BeamsyncPostgresTests", dependencies: ["BeamsyncPostgres", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncPostgres", "BeamsyncModel", "BeamsyncPlan",
                                                                "BeamsyncTestSupport"]),
-        .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
+        .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
         .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,

@@ -75,7 +75,12 @@ struct PlanningFlags: ParsableArguments {
 }
 
 enum PlanOutput {
+    /// Every format leaves through the one redaction function (messages may quote what they reject).
     static func render(_ plan: Plan, format: OutputFormat) -> String {
+        SecretRedaction.redact(unredacted(plan, format: format))
+    }
+
+    private static func unredacted(_ plan: Plan, format: OutputFormat) -> String {
         switch format {
         case .json: return SavedPlanFile.encode(plan) + "\n"
         case .markdown: return MarkdownRenderer().render(plan).joined(separator: "\n\n") + "\n"

@@ -94,5 +94,5 @@ struct SourceOptions: ParsableArguments {
 /// Prints diagnostics to stderr the way `validate` does.
 func reportLoadFailure(_ diagnostics: [Diagnostic]) {
     let report = ValidationReport(files: Array(Set(diagnostics.compactMap { $0.location?.file })).sorted(), documents: 0, diagnostics: diagnostics)
-    StandardError.write(report.text(style: TerminalStyle.detect(fileDescriptor: STDERR_FILENO)))
+    StandardError.write(SecretRedaction.redact(report.text(style: TerminalStyle.detect(fileDescriptor: STDERR_FILENO))))
 }
