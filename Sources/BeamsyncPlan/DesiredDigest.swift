@@ -2,16 +2,18 @@ import BeamsyncModel
 import Foundation
 
 /// One SHA-256 over everything a plan asks the database to hold: every desired object's kind,
-/// name, `spec_sha256` and pinned graph hash, and the planning options. A saved plan records it;
-/// `apply --plan` recomputes it from the plan's changes, so an object added, removed, renamed or
-/// turned into a deletion after planning no longer adds up.
+/// name, `spec_sha256` and pinned graph hash, the objects it prunes, and the planning options. A
+/// saved plan records it; `apply --plan` recomputes it from the plan's changes, so an object
+/// added, removed, renamed or turned into a deletion after planning no longer adds up.
 public enum DesiredDigest {
-    /// The digest of `changes` (every change except deletions stands for one desired object) and `options`.
+    /// The digest of `changes` (every change but a deletion stands for one desired object; a
+    /// deletion names the object it prunes) and `options`.
     public static func of(changes: [ResourceChange], options: PlanOptions) -> String {
         var lines: [String] = []
         lines.reserveCapacity(changes.count)
-        for c in changes where c.action != .delete {
-            lines.append([c.kind.rawValue, c.name, c.afterSHA256 ?? "", c.graphSHA256 ?? ""].map(escape).joined(separator: "\t"))
+        for c in changes {
+            let fields = c.action == .delete ? ["delete", c.kind.rawValue, c.name] : [c.kind.rawValue, c.name, c.afterSHA256 ?? "", c.graphSHA256 ?? ""]
+            lines.append(fields.map(escape).joined(separator: "\t"))
         }
         lines.sort()
         let optionsLine = JSONValue.object([
