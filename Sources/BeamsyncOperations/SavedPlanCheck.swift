@@ -84,7 +84,7 @@ public enum SavedPlanCheck {
                 guard let row else { throw SavedPlanRejected(path: "\(at).name", "no profile '\(c.name)' exists in the database") }
                 try expect(c.liveID, row.id, "\(at).live_id")
                 if c.action == .noOp { continue }
-                try expect(c.liveRevision.map(String.init), String(row.revision), "\(at).live_revision")
+                try expect(c.liveRevision.map { String($0) }, String(row.revision), "\(at).live_revision")
                 if c.before != row.canonicalSpec {
                     throw SavedPlanRejected(path: "\(at).before", "is not the live row of profile '\(c.name)'")
                 }
