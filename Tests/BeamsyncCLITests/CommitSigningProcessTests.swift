@@ -176,7 +176,8 @@ struct CommitSigningProcessTests {
         #expect(status.status == .stalled)
         #expect(status.message?.contains("commit \(unsigned.prefix(12)) (\(unsigned)) is not signed") == true, "\(status.message ?? "")")
         #expect(status.message?.contains(signedAfter.prefix(12)) == true, "the failure names the revision: \(status.message ?? "")")
-        #expect(try await profilePort(db.url, "a") == 8001 && (try await profilePort(db.url, "b")) == nil, "nothing is applied")
+        let (portA, portB) = (try await profilePort(db.url, "a"), try await profilePort(db.url, "b"))
+        #expect(portA == 8001 && portB == nil, "nothing is applied")
         await db.drop()
     }
 }

@@ -67,7 +67,7 @@ struct SavedPlanCheckTests {
         return (repo, try repo.plan(against: LiveState()))
     }
 
-    func expectRefused(_ plan: Plan, at path: String, _ note: Comment, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectRefused(_ plan: Plan, at path: String, _ note: Comment, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         do {
             try SavedPlanCheck.check(plan)
             Issue.record("the edited plan was accepted: \(note)", sourceLocation: sourceLocation)
