@@ -117,12 +117,14 @@ struct RunCommand: AsyncParsableCommand {
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
         let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
-            let meta = metadata.mapValues { Logger.MetadataValue.string($0) }
+            // Driver messages may quote what a backend answered: redacted like the controller's.
+            let meta = metadata.mapValues { Logger.MetadataValue.string(SecretRedaction.redact($0)) }
+            let text = SecretRedaction.redact(message)
             switch level {
-            case .debug: logger.debug("\(message)", metadata: meta)
-            case .info: logger.info("\(message)", metadata: meta)
-            case .warning: logger.warning("\(message)", metadata: meta)
-            case .error: logger.error("\(message)", metadata: meta)
+            case .debug: logger.debug("\(text)", metadata: meta)
+            case .info: logger.info("\(text)", metadata: meta)
+            case .warning: logger.warning("\(text)", metadata: meta)
+            case .error: logger.error("\(text)", metadata: meta)
             }
         })
         let group = ServiceGroup(

@@ -30,8 +30,9 @@ public enum SecretRedaction {
     private static let urlUserInfo = try! NSRegularExpression(
         pattern: "([A-Za-z][A-Za-z0-9+.-]*)://([^/?#@\\s]+)@", options: [])
     /// `password: x`, `"api_token": "x"`, `secret=x` (the key names the document rules refuse).
+    /// A diagnostic's field path (`error: deployment.password: ...`) is a name, not an assignment.
     private static let secretAssignment = try! NSRegularExpression(
-        pattern: "([\"']?[A-Za-z0-9_.-]*(?:password|passphrase|passcode|token|secret|private_key|api_key)[A-Za-z0-9_.-]*[\"']?)"
+        pattern: "(?<![A-Za-z0-9_.\\-])(?<!error: )(?<!warning: )([\"']?[A-Za-z0-9_.-]*(?:password|passphrase|passcode|token|secret|private_key|api_key)[A-Za-z0-9_.-]*[\"']?)"
             + "(\\s*)([:=]\\s*)(\"[^\"]*\"|'[^']*'|[^\\s,;}\\]]+)",
         options: [.caseInsensitive])
 
