@@ -61,6 +61,10 @@ struct RunCommand: AsyncParsableCommand {
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
         let (host, port) = try ListenAddress.parse(listen)
+        for (file, flag) in [(githubSecretFile, "--github-secret-file"), (gitlabTokenFile, "--gitlab-token-file"),
+                             (webhookSecretFile, "--webhook-secret-file")] {
+            if let file { try CredentialFileCheck.check(file, what: flag) }
+        }
         let secrets = WebhookSecrets(github: try githubSecretFile.map(WebhookSecrets.read(file:)),
                                      gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
                                      generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))

@@ -214,7 +214,7 @@ public enum SavedPlanCheck {
                                     "is not the normalised form of the document (edited after planning)")
         }
         if c.afterSHA256 != hash {
-            throw SavedPlanRejected(path: "\(at).after_sha256", "does not match the object: spec_sha256 of `after` is \(hash)")
+            throw SavedPlanRejected(path: "\(at).after_sha256", "does not match `after` (whose spec_sha256 is \(hash)): the object was edited after planning")
         }
         if case .execution(let e) = decoded, c.action == .trigger { try checkGraph(c, e, at: at) }
     }
