@@ -54,9 +54,8 @@ public struct CommitVerificationGate: Sendable {
     /// does not decode (the full validation reports it; a broken file cannot lower the floor).
     static func policy(in mirror: GitMirror, at commit: GitCommitID, subdir: String?) throws -> RepositoryVerificationSettings? {
         // The base may be gone from the mirror; the verifier then reports that itself.
-        guard let files = try? mirror.files(at: commit, under: subdir, where: { $0 == RepositoryPolicy.fileName }),
-              let file = files.first else { return nil }
-        guard let policy = RepositoryPolicy.decode(bytes: [UInt8](file.bytes)).0 else { return nil }
+        guard let bytes = try? mirror.file(named: RepositoryPolicy.fileName, at: commit, under: subdir) else { return nil }
+        guard let policy = RepositoryPolicy.decode(bytes: [UInt8](bytes)).0 else { return nil }
         let v = policy.verification
         return RepositoryVerificationSettings(mode: CommitVerificationMode(rawValue: v.mode.rawValue) ?? .none,
                                               sshAllowedSigners: v.sshAllowedSigners, openPGPKeyring: v.openPGPKeyring)

@@ -138,6 +138,37 @@ struct CommitSigningProcessTests {
         await db.drop()
     }
 
+    @Test("beamsync.yaml can require signatures without any flag, and a commit that switches them off is still checked")
+    func repositoryPolicyRequiresSignatures() async throws {
+        let db = try await freshDatabase()
+        let signed = try SignedRepository()
+        defer { signed.remove() }
+        let policy = "apiVersion: beamsync.dev/v1\nkind: RepositoryPolicy\nverification:\n  mode: head\n"
+            + "  ssh_allowed_signers: \(signed.allowedSigners)\n"
+        let env = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+        let good = try signed.commit(["beamsync.yaml": policy, "profiles/a.yaml": restProfile("a", port: 8001)], .ssh(signed.alice))
+        var r = try runBeamsync(["plan", "--repo", signed.repo.url, "--ref", "main"], environment: env)
+        #expect(r.status == 0 && r.stdout.contains("commit \(good.prefix(12)) signed by alice@example.org"), "\(r.stdout)\(r.stderr)")
+        let unsignedUnderPolicy = try signed.commit(["profiles/a.yaml": restProfile("a", port: 8002)], .none)
+        r = try runBeamsync(["apply", "--repo", signed.repo.url, "--ref", "main", "--auto-approve"], environment: env)
+        #expect(r.status == 1 && r.stderr.contains("commit \(unsignedUnderPolicy.prefix(12)) (\(unsignedUnderPolicy)) is not signed"),
+                "\(r.stderr)")
+        #expect(try await profilePort(db.url, "a") == nil)
+
+        // Once the controller has applied a signed revision, an unsigned commit that also removes the
+        // policy is verified at the level of the applied revision.
+        let resigned = try signed.commit(["profiles/a.yaml": restProfile("a", port: 8003)], .ssh(signed.alice))
+        let controller = try ControllerProcess(repo: signed.repo.url, databaseURL: db.url, interval: "500ms")
+        defer { controller.terminate() }
+        #expect(try await eventually(20) { try await sourceStatus(db.url)?.lastAppliedRevision == resigned }, "\(controller.logText)")
+        let lowering = try signed.commit(["beamsync.yaml": "apiVersion: beamsync.dev/v1\nkind: RepositoryPolicy\n",
+                                          "profiles/a.yaml": restProfile("a", port: 8004)], .none)
+        #expect(try await eventually(20) { try await sourceStatus(db.url)?.reason == .verificationFailed }, "\(controller.logText)")
+        #expect(try await sourceStatus(db.url)?.message?.contains("commit \(lowering.prefix(12)) (\(lowering)) is not signed") == true)
+        #expect(try await profilePort(db.url, "a") == 8003)
+        await db.drop()
+    }
+
     @Test("the pull-request review shows who signed the head")
     func reviewShowsSigners() async throws {
         let db = try await freshDatabase()
