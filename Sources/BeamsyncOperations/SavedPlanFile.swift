@@ -81,17 +81,18 @@ public enum SavedPlanFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SavedPlanRejected(path: path, "the plan file cannot be read")
         }
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(bytes: [UInt8](data))
-        } catch {
-            throw SavedPlanRejected(path: path, "is not JSON (a plan file is written by `beamsync plan --out FILE`)")
-        }
         let plan: Plan
         do {
             plan = try JSONDecoder().decode(Plan.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw SavedPlanRejected(path: path, "is not JSON (a plan file is written by `beamsync plan --out FILE`)")
+            }
             throw SavedPlanRejected(path: Self.path(of: error), Self.problem(of: error))
+        }
+        guard plan.signature != nil || key != nil else { return plan }
+        guard let document = try? JSONValue.parse(bytes: [UInt8](data)) else {
+            throw SavedPlanRejected(path: path, "is not JSON (a plan file is written by `beamsync plan --out FILE`)")
         }
         try verifySignature(plan.signature, of: document, key: key)
         return plan
