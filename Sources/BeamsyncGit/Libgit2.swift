@@ -25,6 +25,10 @@ enum Libgit2 {
             }
             errorClass = className(error.pointee.klass)
         }
+        // libgit2 may quote the URL it was given, credentials included.
+        if let url, !url.isEmpty, message.contains(url) {
+            message = message.replacingOccurrences(of: url, with: RemoteURL.redacted(url))
+        }
         return .libgit2(operation: operation, code: code, errorClass: errorClass, message: message,
                         url: url.map(RemoteURL.redacted))
     }
