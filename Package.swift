@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CGit2", path: "Sources/CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSSH2", path: "Sources/CSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
 
         // Durations, jitter, UTC timestamps and the clock tests can drive.
         .target(name: "BeamsyncTime"),
@@ -44,6 +45,8 @@ let package = Package(
         .target(name: "BeamsyncPostgres", dependencies: ["CPostgres", "BeamsyncTime", crypto]),
         // Repositories over PostgreSQL: schema, live state, the apply transaction, execution ledger, source status.
         .target(name: "BeamsyncStore", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncTime"]),
+        // libssh2: SSH sessions on their own threads, the session pool, SFTP, and beampipe's SSH key policy.
+        .target(name: "BeamsyncSSH", dependencies: ["CSSH2"]),
         // libgit2: mirrors, fetch, tree reads, diffs.
         .target(name: "BeamsyncGit", dependencies: ["CGit2", "BeamsyncTime"]),
         // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
@@ -77,6 +80,7 @@ let package = Package(
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncPostgres", "BeamsyncModel", "BeamsyncPlan",
                                                                "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit", "BeamsyncTestSupport"]),
+        .testTarget(name: "BeamsyncSSHTests", dependencies: ["BeamsyncSSH"]),
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),

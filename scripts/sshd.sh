@@ -3,6 +3,8 @@
 #   scripts/sshd.sh start DIR PORT   create keys/config (once) and start sshd on 127.0.0.1:PORT;
 #                                    prints `export NAME=value` lines on stdout (also in DIR/env.sh)
 #   scripts/sshd.sh stop DIR         stop it and remove DIR (only if this script created DIR)
+#   scripts/sshd.sh restart DIR      stop sshd and its connections, keep DIR (and so the host and
+#                                    client keys), start it again on the same port
 # Both are idempotent. Installs nothing: the project's test script installs openssh-server.
 #
 # Run as root, sshd lets exactly one dedicated user log in, `beamsync-git` (created if missing,
@@ -45,7 +47,7 @@ MARKER=.beamsync-test-sshd   # stop only deletes directories this script created
 TEST_USER=beamsync-git
 SSHD=/usr/sbin/sshd
 
-usage() { echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 64; }
+usage() { echo "usage: $0 start DIR PORT | restart DIR | stop DIR" >&2; exit 64; }
 log() { echo "sshd.sh: $*" >&2; }
 
 # PID from DIR/sshd.pid if that process is alive, not a zombie, and is sshd.
@@ -90,10 +92,17 @@ ensure_user() {
     if ! id "$TEST_USER" >/dev/null 2>&1; then
         useradd --system --home-dir "$home" --no-create-home --shell /bin/sh "$TEST_USER"
     elif [[ "$(getent passwd "$TEST_USER" | cut -d: -f6)" != "$home" ]]; then
-        usermod --home "$home" "$TEST_USER"
+        # Refused while the user has processes; logins work without it (only git's
+        # safe.directory setting lives in the home directory).
+        usermod --home "$home" "$TEST_USER" ||
+            log "could not move $TEST_USER's home to $home; ssh logins work, git may distrust repositories"
     fi
-    # sshd without PAM refuses accounts whose password field is locked ("!").
-    usermod -p '*' "$TEST_USER"
+    # sshd without PAM refuses accounts whose password field is locked ("!"). Changed only when
+    # needed: usermod refuses while the user has processes (a remote command may outlive its
+    # connection, e.g. across `restart`).
+    if [[ "$(getent shadow "$TEST_USER" | cut -d: -f2)" != "*" ]]; then
+        usermod -p '*' "$TEST_USER"
+    fi
 }
 
 key() {   # key FILE TYPE [PASSPHRASE]
@@ -197,10 +206,9 @@ EOF
     exit 1
 }
 
-stop() {
+# Ends the listener and its per-connection children; leaves DIR alone.
+stop_processes() {
     local dir=$1 pid child i
-    [[ -d "$dir" ]] || return 0
-    dir=$(cd "$dir" && pwd)
     if pid=$(running_pid "$dir"); then
         # Per-connection children first (found by parent PID, never by name), then the listener.
         for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill "$child" 2>/dev/null || true; done
@@ -211,6 +219,13 @@ stop() {
         done
         if running_pid "$dir" >/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
+}
+
+stop() {
+    local dir=$1
+    [[ -d "$dir" ]] || return 0
+    dir=$(cd "$dir" && pwd)
+    stop_processes "$dir"
     if [[ -f "$dir/$MARKER" ]]; then
         rm -rf "$dir"
     else
@@ -218,8 +233,23 @@ stop() {
     fi
 }
 
+restart() {
+    local dir=$1 port i
+    [[ -f "$dir/$MARKER" && -f "$dir/port" ]] || { log "$dir holds no sshd started by this script"; exit 1; }
+    dir=$(cd "$dir" && pwd)
+    port=$(cat "$dir/port")
+    stop_processes "$dir"
+    # The old listener's socket may linger for a moment after it exits.
+    for i in $(seq 1 50); do
+        port_in_use "$port" || break
+        sleep 0.1
+    done
+    start "$dir" "$port"
+}
+
 case "${1:-}" in
     start) [[ $# -eq 3 ]] || usage; start "$2" "$3" ;;
+    restart) [[ $# -eq 2 ]] || usage; restart "$2" ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

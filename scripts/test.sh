@@ -48,6 +48,11 @@ python3 scripts/check-imports.py
 
 log "building"
 swift build --build-tests
+# The packaging checks (scripts/package-check.sh) run on a full run, or when asked for.
+if [[ ${BEAMSYNC_PACKAGE_CHECK:-$([[ $# -eq 0 ]] && echo 1 || echo 0)} == 1 ]]; then
+  log "checking the packaging: static binary, Debian 12 root, systemd unit, Kubernetes manifest"
+  DATABASE_URL="$pg_url" bash scripts/package-check.sh
+fi
 log "running tests"
 # One test at a time: many tests drive real processes and servers, and a 2-core machine running
 # them all at once starves the concurrency pool (timeouts then measure load, not behaviour).

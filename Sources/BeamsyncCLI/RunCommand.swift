@@ -6,6 +6,7 @@ import BeamsyncModel
 import BeamsyncOperations
 import BeamsyncPostgres
 import BeamsyncServer
+import BeamsyncStore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -49,6 +50,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "File holding the generic webhook HMAC secret (enables /hooks/generic).")
     var webhookSecretFile: String?
 
+    @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error or critical (default: $BEAMSYNC_LOG_LEVEL, else info).")
+    var logLevel: Logger.Level?
+
     @OptionGroup var access: GitAccessOptions
     @OptionGroup var verification: CommitVerificationOptions
     @OptionGroup var planning: PlanningFlags
@@ -56,7 +60,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         MemoryHygiene.limitArenas()
-        BeamsyncLogHandler.bootstrap()
+        let environmentLevel = ProcessInfo.processInfo.environment["BEAMSYNC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
+        BeamsyncLogHandler.bootstrap(level: logLevel ?? environmentLevel ?? .info)
         let logger = Logger(label: "beamsync")
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
@@ -99,6 +104,15 @@ struct RunCommand: AsyncParsableCommand {
     private func serve(conninfo: String, logger: Logger, intervalDuration: Duration, timeout: Duration, host: String, port: Int,
                        secrets: WebhookSecrets, remote: GitRemoteOptions, runnerConfiguration: RunnerConfiguration) async throws {
         let env = ProcessInfo.processInfo.environment
+        // The schema first, so the runner and the HTTP server never query tables that do not exist yet.
+        let setup = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-migrate"])
+        do {
+            try await Migrator.beamsync.migrateIfPending(setup)
+        } catch {
+            await setup.close()
+            throw error
+        }
+        await setup.close()
         let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
         let cache = ParsedFileCache()
         let source = GitSource(url: repo, ref: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
@@ -144,6 +158,8 @@ struct RunCommand: AsyncParsableCommand {
         await pool.close()
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `30s`, `3m`, `1h`, `500ms`.
 enum DurationText {

@@ -1,4 +1,4 @@
-// beampipe 0.1.6's `transforms::validate_transform_refs` (spec §1.5, §1.6 step 14): every
+// beampipe 0.1.6's `transforms::validate_transform_refs`: every
 // transform name used anywhere must be defined under `definitions.transforms` (there are no
 // built-in names at 0.1.6, not even `trim`), and each definition must have what its kind needs.
 

@@ -1,5 +1,5 @@
 // beampipe 0.1.6's `validate_report_against` rules, in its emission order, with its paths and
-// messages (spec §1.6). The JSON-Schema step is omitted: it re-checks beampipe's own serialisation
+// messages. The JSON-Schema step is omitted: it re-checks beampipe's own serialisation
 // of the typed struct and cannot fail.
 
 enum ProjectV2Validator {

@@ -1,4 +1,4 @@
-// beampipe 0.1.0's `validate_report` for legacy v1 documents (spec §2), in its order and with its
+// beampipe 0.1.0's `validate_report` for legacy v1 documents, in its order and with its
 // verbatim messages. 0.1.0 reported plain strings; each finding also carries the path the string
 // names and the code of the equivalent 0.1.6 rule.
 

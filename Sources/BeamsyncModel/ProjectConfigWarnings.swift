@@ -1,4 +1,4 @@
-// beampipe's `collect_config_warnings` (spec §1.7): when a config replaces the active one, changes
+// beampipe's `collect_config_warnings`: when a config replaces the active one, changes
 // to the discovery signature, the field map or the transform definitions re-sign discovered
 // sources. beampipe compares the serialised sections (None serialises as `null`), so key order
 // never matters but adding an empty section does.

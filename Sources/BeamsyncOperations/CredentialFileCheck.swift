@@ -14,7 +14,8 @@ public enum CredentialFileCheck {
     public static let environmentVariable = "BEAMPIPE_ENV"
 
     public static func isProduction(_ environment: [String: String]) -> Bool {
-        environment[environmentVariable]?.trimmingCharacters(in: .whitespaces).lowercased() == "production"
+        // The values beampipe (and BeamsyncSSH) read as production.
+        ["production", "prod"].contains(environment[environmentVariable]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "")
     }
 
     /// `what` names the file in the message (`--token-file`, `the SSH private key`).

@@ -3,7 +3,7 @@ import BeamsyncPlan
 import BeamsyncPostgres
 import Foundation
 
-/// beampipe's execution status machine (beampipe.md §5.1, `ExecutionStatus.allows`).
+/// beampipe's execution status machine (its `ExecutionStatus.allows`).
 public enum ExecutionStatusMachine {
     /// The statuses `from` may move to. completed and cancelled are locked terminal: nothing.
     public static func allowedNext(_ from: ExecutionStatus) -> Set<ExecutionStatus> {

@@ -1,4 +1,4 @@
-/// Migration 1: beampipe-compatible tables (DESIGN §3, beampipe.md §2) plus GitOps bookkeeping.
+/// Migration 1: beampipe-compatible tables plus GitOps bookkeeping.
 /// Column names, types and rules of the beampipe tables match beampipe-core-v2 so that a
 /// beampipe operator can point beamsync at the same database. UUID columns also default to
 /// gen_random_uuid() (PostgreSQL 13+) for convenience; beampipe supplies its own UUIDv7 values.

@@ -105,20 +105,8 @@ enum ControllerBench {
             }
             let deadline = Date().addingTimeInterval(120)
             while try await applied() == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            /// VmRSS, and how much of it is the process's own memory (RssAnon) versus mapped files
-            /// (RssFile: the binary and shared libraries, the same for any beamsync process).
-            func residentMemory() -> String {
-                let status = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)) ?? ""
-                func kB(_ key: String) -> Int {
-                    status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
-                        .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } } ?? 0
-                }
-                let total = Double(kB("VmRSS")) / 1024
-                return String(format: "%.1f MB (own %.1f MB + mapped files %.1f MB)  ",
-                              total, Double(kB("RssAnon")) / 1024, Double(kB("RssFile")) / 1024) + (total <= 64 ? "ok" : "ABOVE GOAL")
-            }
             try await Task.sleep(for: .seconds(1))
-            let rss = residentMemory()
+            let rss = residentMemory(of: p.processIdentifier, goalMB: 64)
             var latencies: [Double] = []
             for i in 0..<50 {
                 let file = repo.appendingPathComponent("profiles/p00001.yaml")
@@ -144,10 +132,60 @@ enum ControllerBench {
             report("commit → applied via webhook, p50 of 50", percentile(latencies, 0.5), goal: nil)
             report("commit → applied via webhook, p99 of 50", percentile(latencies, 0.99), goal: 1.0)
             try await Task.sleep(for: .seconds(1))
-            let rssAfter = residentMemory()
+            let rssAfter = residentMemory(of: p.processIdentifier, goalMB: 64)
             print("    controller resident memory with 10,000 profiles (goal <= 64 MB):")
             print("      after the first apply \(rss)")
             print("      after 50 more commits \(rssAfter)")
+        }
+    }
+
+    /// VmRSS, and how much of it is the process's own memory (RssAnon) versus mapped files
+    /// (RssFile: the binary and shared libraries, the same for any beamsync process).
+    static func residentMemory(of pid: Int32, goalMB: Double) -> String {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func kB(_ key: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+                .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } } ?? 0
+        }
+        let total = Double(kB("VmRSS")) / 1024
+        return String(format: "%.1f MB (own %.1f MB + mapped files %.1f MB)  ",
+                      total, Double(kB("RssAnon")) / 1024, Double(kB("RssFile")) / 1024) + (total <= goalMB ? "ok" : "ABOVE GOAL")
+    }
+
+    /// A `beamsync run` process applying a `count`-profile repository for the first time: its
+    /// resident memory once the apply is recorded.
+    static func firstApplyMemory(adminURL: String, profilesDir: URL, count: Int, goalMB: Double) async throws {
+        guard let binary = ProcessInfo.processInfo.environment["BEAMSYNC_BENCH_BINARY"] else {
+            print("(controller memory skipped: BEAMSYNC_BENCH_BINARY is not set)")
+            return
+        }
+        let repo = profilesDir.deletingLastPathComponent().appendingPathComponent("repo")
+        try FileManager.default.createDirectory(at: repo, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: profilesDir, to: repo.appendingPathComponent("profiles"))
+        try git(repo, "init", "-q", "-b", "main")
+        try git(repo, "-c", "user.email=b@e", "-c", "user.name=bench", "add", "-A")
+        try git(repo, "-c", "user.email=b@e", "-c", "user.name=bench", "commit", "-q", "-m", "\(count) profiles")
+        try await withBenchDatabase(adminURL) { conn, url in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", "--repo", "file://" + repo.path, "--interval", "10m", "--listen", "127.0.0.1:\(29_000 + Int.random(in: 0..<1000))",
+                           "--cache-dir", repo.deletingLastPathComponent().appendingPathComponent("cache-\(count)").path]
+            var env = ProcessInfo.processInfo.environment
+            env["DATABASE_URL"] = url
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            let start = Date()
+            try p.run()
+            defer { p.terminate(); p.waitUntilExit() }
+            while try await conn.query("SELECT last_applied_revision FROM gitops_sources").first?.optionalString("last_applied_revision") == nil {
+                if Date().timeIntervalSince(start) > 600 { fatalError("the first apply of \(count) profiles did not finish in 10 minutes") }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let seconds = Date().timeIntervalSince(start)
+            try await Task.sleep(for: .seconds(1))
+            print(String(format: "controller: first apply of %d profiles took %.1f s; resident memory (goal <= %.0f MB): ", count, seconds, goalMB)
+                  + residentMemory(of: p.processIdentifier, goalMB: goalMB))
         }
     }
 }

@@ -126,6 +126,9 @@ if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
     if selected("store") { try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir) }
     if selected("noop") { try await noOpPlanBenchmark(adminURL: adminURL, tree: tree, root: workDir.path) }
     if selected("controller") { try await ControllerBench.run(adminURL: adminURL, profilesDir: workDir.appendingPathComponent("profiles")) }
+    if selected("scale") {
+        try await ScaleBench.run(adminURL: adminURL, smallDir: workDir, workDir: workDir.deletingLastPathComponent())
+    }
 } else {
     print("(PostgreSQL workloads skipped: BEAMSYNC_BENCH_DATABASE_URL is not set; run scripts/bench.sh)")
 }
@@ -296,11 +299,8 @@ func noOpPlanBenchmark(adminURL: String, tree: DirectoryTree.Result, root: Strin
         var best = Double.infinity
         for _ in 0..<3 {
             let (plan, t) = try await timed {
-                // As `beamsync plan --dir` does it: files read and parsed while the live state is read.
-                async let parsing = DesiredStateLoader.parse(files: DirectoryTree.read(root: root).files)
-                let live = try await r.readLive()
-                let desired = await parsing.assemble(externalProfiles: live.externalProfiles).state!
-                return Planner(options: options).plan(desired: desired, live: live, source: "bench")
+                // Exactly what `beamsync plan --dir` runs: files read and parsed while the live state is read.
+                try await Reconciliation(conn: conn).plan(.directory(root), overrides: PolicyOverrides())
             }
             precondition(!plan.summary.hasChanges)
             best = min(best, t)

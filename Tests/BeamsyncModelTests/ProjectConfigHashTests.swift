@@ -2,7 +2,7 @@ import BeamsyncModel
 import Foundation
 import Testing
 
-/// beampipe's `config/examples/minimal_survey.v2.yaml` (spec §4.3), the document the hash vectors are for.
+/// beampipe's `config/examples/minimal_survey.v2.yaml`, the document the hash vectors are for.
 let minimalSurveyV2YAML = """
     apiVersion: beampipe.dev/v2
     kind: ProjectConfig
@@ -70,7 +70,7 @@ let minimalSurveyV2YAML = """
 
     """
 
-/// The canonical JSON beampipe 0.1.6 hashes for minimal_survey.v2.yaml (spec §1.4, verified against beampipe).
+/// The canonical JSON beampipe 0.1.6 hashes for minimal_survey.v2.yaml (verified against beampipe).
 let minimalSurveyV2CanonicalJSON = #"{"apiVersion":"beampipe.dev/v2","kind":"ProjectConfig","metadata":{"id":"minimal_survey","description":"Generic single-archive survey"},"adapters":{"required":["casda"],"tap":{"timeout_seconds":60,"retries":1,"fail_open":false}},"discovery":{"queries":[{"name":"visibility","adapter":"casda","template":"SELECT o.* FROM ivoa.obscore o\nWHERE o.filename LIKE '{source_identifier}%'\n"}],"enrichments":[],"prepare_metadata":{"field_map":{"dataset_id":{"from":"filename"},"source_identifier":{"from":"source_identifier"},"visibility_filename":{"from":"filename"}},"discovery_flags":{"visibility_complete":{"from":"enrichments.visibility","transform":"has_rows"}}}},"manifest":{"group_by":["source_identifier"],"source_template":{"source_identifier":"{source_identifier}"},"path":"manifest.json"},"graph_patches":[],"output_verification":{"required":false,"inventory_schema":"wallaby-hires-output-inventory/v1"},"automation":{"discovery":{"enabled":true,"tick_discovery_source_limit":200,"batch_size":10,"stale_after_hours":24,"claim_ttl_minutes":180,"tick_discovery_batch_limit":10,"concurrent_discovery_batch_limit":4}},"definitions":{"transforms":{"has_rows":{"kind":"is_present"},"lowercase":{"kind":"lowercase"},"trim":{"kind":"trim"}}},"source_identity":{"canonical":"source_identifier","template_vars":{"source_identifier":{"from":"canonical"},"source_name":{"transform":"lowercase"}}}}"#
 
 /// Decodes one project document (ProjectConfigDecoder directly, so no cross-document checks).

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// beampipe's own ProjectConfig tests (`crates/beampipe-project/src/lib.rs`, reference §7),
-/// restated for beamsync, plus the change warnings of spec §1.7.
+/// restated for beamsync, plus beampipe's change warnings.
 @Suite("ProjectConfig acceptance (beampipe's tests)")
 struct ProjectConfigTests {
     static let minimal = """
@@ -137,7 +137,7 @@ struct ProjectConfigTests {
         #expect(d.location?.line == 9 && d.location?.column == 52)
     }
 
-    // MARK: Change warnings (spec §1.7)
+    // MARK: Change warnings
 
     func config(_ extra: String) throws -> ProjectConfig {
         try #require(diagnoseProject(Self.minimal + extra).config)
