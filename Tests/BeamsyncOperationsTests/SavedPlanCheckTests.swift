@@ -162,7 +162,7 @@ struct SavedPlanCheckTests {
         both.changes[i].graphSHA256 = SHA256Digest.hex(Array("{\"other\": true}".utf8))
         expectRefused(both, at: "desired_digest", "graph bytes and hash replaced together")
         var profile = plan
-        profile.changes[i].after = setting(.string("local-dim"), at: ["spec", "deployment_profile_name"], in: plan.changes[i].after!)
+        profile.changes[i].after = setting(.string("local-dim-other"), at: ["spec", "deployment_profile_name"], in: plan.changes[i].after!)
         expectRefused(profile, at: "changes[\(i)].after_sha256", "the execution's profile changed")
         var action = plan
         action.changes[i].action = .create
