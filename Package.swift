@@ -52,7 +52,7 @@ let package = Package(
         // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
         .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "CCurl"]),
         // The application layer: every operation the CLI, the controller and the HTTP API share.
-        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit"]),
+        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", crypto]),
         // The reconcile loop, leader election, metrics and the swift-service-lifecycle services.
         .target(name: "BeamsyncController", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore"]),
         .testTarget(name: "BeamsyncControllerTests", dependencies: [
             "BeamsyncController", "BeamsyncModel", "BeamsyncOperations", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime",
             "BeamsyncTestSupport", logging,

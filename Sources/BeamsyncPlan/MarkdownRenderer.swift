@@ -40,6 +40,9 @@ public struct MarkdownRenderer: Sendable {
     /// database, in one comment (split into parts when long).
     public func render(review: PullRequestReview, title: String = "beamsync plan") -> [String] {
         var head = "\(Self.marker)\n### \(title)\n\n`\(escape(review.base))` → `\(escape(review.head))`\n\n"
+        if !review.signatures.isEmpty {
+            head += "Signatures verified: " + review.signatures.map { escape($0) }.joined(separator: "; ") + "\n\n"
+        }
         let errors = review.plan.diagnostics.errors + review.changeSet.diagnostics.errors
         if !errors.isEmpty {
             head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"

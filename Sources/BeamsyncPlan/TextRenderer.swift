@@ -19,6 +19,9 @@ public struct TextRenderer: Sendable {
             for d in errors { out += "  " + d.description.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
             return out
         }
+        if let signers = plan.commitSignatures, !signers.isEmpty {
+            out += paint("Commit signatures verified:", .bold) + "\n" + signers.map { "  \($0)\n" }.joined() + "\n"
+        }
         let changes = plan.effectiveChanges
         if changes.isEmpty {
             out += paint("No changes.", .bold) + " The database matches \(shown(plan.source)).\n"

@@ -20,6 +20,9 @@ public enum StatusReason: String, Sendable, Codable {
     case validationFailed = "ValidationFailed"
     case planFailed = "PlanFailed"
     case applyFailed = "ApplyFailed"
+    /// A commit of the revision is unsigned or signed by a key that is not trusted, or the
+    /// signatures could not be checked; nothing of the revision was read or applied.
+    case verificationFailed = "VerificationFailed"
     case suspended = "Suspended"
 }
 
