@@ -64,8 +64,14 @@ enum TargetProfileOptions {
     }
 }
 
+/// A target check as the ping commands print it; like every output, through the redaction
+/// function (a step's detail quotes what servers answered).
 enum TargetCheckOutput {
     static func print(_ report: TargetCheckReport, format: ReportFormat) {
+        Swift.print(SecretRedaction.redact(render(report, format: format)), terminator: "")
+    }
+
+    static func render(_ report: TargetCheckReport, format: ReportFormat) -> String {
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -73,10 +79,10 @@ enum TargetCheckOutput {
             let body = (try? JSONValue.parse(bytes: Array(encoder.encode(report)))) ?? .null
             var object = body.objectValue ?? [:]
             object["passed"] = .bool(report.passed)
-            Swift.print(String(decoding: (try? encoder.encode(JSONValue.object(object))) ?? Data(), as: UTF8.self))
+            return String(decoding: (try? encoder.encode(JSONValue.object(object))) ?? Data(), as: UTF8.self) + "\n"
         case .text:
             let style = TerminalStyle.detect()
-            Swift.print(TextRenderer(paint: { text, tone in
+            return TextRenderer(paint: { text, tone in
                 switch tone {
                 case .add: style.paint(text, .green)
                 case .remove: style.paint(text, .red)
@@ -84,7 +90,7 @@ enum TargetCheckOutput {
                 case .bold: style.paint(text, .bold)
                 default: text
                 }
-            }).targetCheck(report), terminator: "")
+            }).targetCheck(report)
         }
     }
 }

@@ -1,9 +1,8 @@
 import BeamsyncModel
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let testDatabaseURL = ProcessInfo.processInfo.environment["BEAMSYNC_TEST_DATABASE_URL"]
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
 
 /// Runs the built binary with exactly `environment` (plus PATH), so nothing of the test runner's
 /// own environment (a DATABASE_URL, SLURM_* variables) leaks into a check of the environment.
@@ -134,29 +133,28 @@ struct SecurityCheckProcessTests {
         #expect(missing.status == 64 && missing.stderr.contains("--dir /nonexistent/repo: no such directory"), "\(missing.stderr)")
     }
 
-    @Test("profiles in the database are checked along with the repository's",
-          .enabled(if: testDatabaseURL != nil || requireServices))
+    @Test("profiles in the database are checked along with the repository's", .requires(.postgres))
     func databaseProfiles() async throws {
         let setup = try Setup()
         defer { setup.remove() }
-        let db = try await freshDatabase()
-        try setup.write("applied/profiles/old.yaml", """
-            name: old
-            translation: {tm_url: "http://tm.example.org:8084"}
-            deployment: {kind: rest_remote, dim_host_for_tm: d, deploy_host: d, use_https: true}
+        try await TestDatabase.withFreshDatabase { db in
+            try setup.write("applied/profiles/old.yaml", """
+                name: old
+                translation: {tm_url: "http://tm.example.org:8084"}
+                deployment: {kind: rest_remote, dim_host_for_tm: d, deploy_host: d, use_https: true}
 
-            """, mode: 0o644)
-        let applied = try runBeamsyncIsolated(["apply", "--dir", setup.sub("applied"), "--auto-approve"], environment: ["DATABASE_URL": db.url])
-        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
-        var environment = setup.environment
-        environment["DATABASE_URL"] = db.url
-        let r = try runBeamsyncIsolated(["security", "check", "--dir", setup.sub("repo"), "--format", "json"], environment: environment)
-        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
-        let json = try JSONValue.parse(r.stdout)
-        #expect(json["profiles"]?.arrayValue?.contains(.string("old (database)")) == true, "\(r.stdout)")
-        #expect(json["findings"]?.arrayValue?.map { $0["message"]?.stringValue } == [
-            "profile old: translation.tm_url: the Translator Manager is reached over plain http (http://tm.example.org:8084), so graphs travel unencrypted and unauthenticated",
-        ])
-        await db.drop()
+                """, mode: 0o644)
+            let applied = try runBeamsyncIsolated(["apply", "--dir", setup.sub("applied"), "--auto-approve"], environment: ["DATABASE_URL": db.url])
+            #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+            var environment = setup.environment
+            environment["DATABASE_URL"] = db.url
+            let r = try runBeamsyncIsolated(["security", "check", "--dir", setup.sub("repo"), "--format", "json"], environment: environment)
+            #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+            let json = try JSONValue.parse(r.stdout)
+            #expect(json["profiles"]?.arrayValue?.contains(.string("old (database)")) == true, "\(r.stdout)")
+            #expect(json["findings"]?.arrayValue?.map { $0["message"]?.stringValue } == [
+                "profile old: translation.tm_url: the Translator Manager is reached over plain http (http://tm.example.org:8084), so graphs travel unencrypted and unauthenticated",
+            ])
+        }
     }
 }

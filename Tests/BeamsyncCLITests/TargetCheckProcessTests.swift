@@ -1,10 +1,7 @@
 import BeamsyncModel
+import BeamsyncTestSupport
 import Foundation
 import Testing
-
-private let env = ProcessInfo.processInfo.environment
-private let stackConfigured = env["BEAMSYNC_TEST_TM_URL"] != nil && env["BEAMSYNC_TEST_DIM_PORT"] != nil && env["BEAMSYNC_TEST_DATABASE_URL"] != nil
-private let requireServices = env["BEAMSYNC_REQUIRE_SERVICES"] == "1"
 
 /// The real TM and DIM of scripts/dlg.sh, and profile documents pointing at them (or not).
 private struct Stack {
@@ -13,9 +10,10 @@ private struct Stack {
     let port: Int
 
     init() throws {
-        tm = try #require(env["BEAMSYNC_TEST_TM_URL"], "BEAMSYNC_TEST_TM_URL is not set (scripts/dlg.sh start)")
-        host = try #require(env["BEAMSYNC_TEST_DIM_HOST"])
-        port = try #require(env["BEAMSYNC_TEST_DIM_PORT"].flatMap(Int.init))
+        let dlg = try TestServices.requireDALiuGE()
+        tm = dlg.tmURL
+        host = dlg.dimHost
+        port = dlg.dimPort
     }
 
     func rest(_ name: String, tm: String? = nil, dimHostForTM: String? = nil, deployPort: Int? = nil) -> String {
@@ -35,23 +33,7 @@ private struct Stack {
         """
 }
 
-/// A loopback port nothing listens on.
-private func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard ok else { throw CancellationError() }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-@Suite("dim ping and plan --check-targets as processes, against DALiuGE 6.6.0 and PostgreSQL",
-       .enabled(if: stackConfigured || requireServices), .serialized)
+@Suite("dim ping and plan --check-targets as processes, against DALiuGE 6.6.0 and PostgreSQL", .requires(.postgres, .daliuge), .serialized)
 struct TargetCheckProcessTests {
     @Test("dim ping passes against the real TM and DIM: every step in text with its time, and as JSON")
     func pingPasses() async throws {
@@ -101,105 +83,114 @@ struct TargetCheckProcessTests {
     @Test("dim ping finds a profile in the database when the repository has none, and names what it looked for otherwise")
     func pingFromDatabase() async throws {
         let stack = try Stack()
-        let db = try await freshDatabase()
-        let applied = try temporaryRepository(["profiles/dim.yaml": stack.rest("stored")])
-        let empty = try temporaryRepository([:])
-        defer {
-            try? FileManager.default.removeItem(at: applied)
-            try? FileManager.default.removeItem(at: empty)
+        try await TestDatabase.withFreshDatabase { db in
+            let applied = try temporaryRepository(["profiles/dim.yaml": stack.rest("stored")])
+            let empty = try temporaryRepository([:])
+            defer {
+                try? FileManager.default.removeItem(at: applied)
+                try? FileManager.default.removeItem(at: empty)
+            }
+            let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+            #expect(try runBeamsync(["apply", "--dir", applied.path, "--auto-approve"], environment: environment).status == 0)
+            let r = try runBeamsync(["dim", "ping", "--profile", "stored", "--dir", empty.path], environment: environment)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            let missing = try runBeamsync(["dim", "ping", "--profile", "nope", "--dir", empty.path], environment: environment)
+            #expect(missing.status == 64, "\(missing.stderr)")
+            #expect(missing.stderr.contains("--profile nope: no deployment profile of that name in \(empty.path)/profiles or in the database"))
         }
-        let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
-        #expect(try runBeamsync(["apply", "--dir", applied.path, "--auto-approve"], environment: environment).status == 0)
-        let r = try runBeamsync(["dim", "ping", "--profile", "stored", "--dir", empty.path], environment: environment)
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        let missing = try runBeamsync(["dim", "ping", "--profile", "nope", "--dir", empty.path], environment: environment)
-        #expect(missing.status == 64, "\(missing.stderr)")
-        #expect(missing.stderr.contains("--profile nope: no deployment profile of that name in \(empty.path)/profiles or in the database"))
-        await db.drop()
     }
 
     @Test("plan --check-targets with a working and a down target: text, JSON and Markdown show the checks; a failure warns")
     func planChecks() async throws {
         let stack = try Stack()
-        let db = try await freshDatabase()
-        let dir = try temporaryRepository([
-            "profiles/good.yaml": stack.rest("good"),
-            "profiles/bad.yaml": stack.rest("bad", tm: "http://127.0.0.1:\(try closedPort())"),
-            "profiles/hpc.yaml": Stack.slurm,
-        ])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
-        let dimURL = "http://\(stack.host):\(stack.port)"
+        try await TestDatabase.withFreshDatabase { db in
+            let dir = try temporaryRepository([
+                "profiles/good.yaml": stack.rest("good"),
+                "profiles/bad.yaml": stack.rest("bad", tm: "http://127.0.0.1:\(try closedPort())"),
+                "profiles/hpc.yaml": Stack.slurm,
+            ])
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+            let dimURL = "http://\(stack.host):\(stack.port)"
 
-        let text = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--detailed-exitcode"], environment: environment)
-        #expect(text.status == 2, "a failed check does not make the plan fail: \(text.stdout)\(text.stderr)")
-        #expect(text.stdout.contains("Target checks:\n"))
-        #expect(text.stdout.contains("  ✗ profile \"bad\" (dim \(dimURL)): failed at tm after "))
-        #expect(text.stdout.contains("      check: check translation.tm_url and that `dlg tm` runs there and is reachable from this machine\n"))
-        #expect(text.stdout.contains("  ✓ profile \"good\" (dim \(dimURL)): 5 steps passed in "))
-        #expect(text.stdout.contains("  - profile \"hpc\" (slurm login.example.org:22): not checked: slurm ping is not available in this build\n"))
-        #expect(!text.stdout.contains("warning: profile 'bad'"), "the failure is shown once, in the target checks, not again as a warning")
+            let text = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--detailed-exitcode"], environment: environment)
+            #expect(text.status == 2, "a failed check does not make the plan fail: \(text.stdout)\(text.stderr)")
+            #expect(text.stdout.contains("Target checks:\n"))
+            #expect(text.stdout.contains("  ✗ profile \"bad\" (dim \(dimURL)): failed at tm after "))
+            #expect(text.stdout.contains("      check: check translation.tm_url and that `dlg tm` runs there and is reachable from this machine\n"))
+            #expect(text.stdout.contains("  ✓ profile \"good\" (dim \(dimURL)): 5 steps passed in "))
+            #expect(text.stdout.contains("  - profile \"hpc\" (slurm login.example.org:22): not checked: slurm ping is not available in this build\n"))
+            #expect(!text.stdout.contains("warning: profile 'bad'"), "the failure is shown once, in the target checks, not again as a warning")
 
-        let json = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "json"], environment: environment)
-        #expect(json.status == 0)
-        let plan = try JSONValue.parse(json.stdout)
-        let checks = try #require(plan["target_checks"]?.arrayValue)
-        #expect(checks.map { $0["profile"]?.stringValue } == ["bad", "good", "hpc"])
-        #expect(checks[0]["steps"]?.arrayValue?.map { $0["outcome"]?.stringValue } == ["passed", "failed", "skipped", "skipped", "skipped"])
-        #expect(checks[1]["steps"]?.arrayValue?.allSatisfy { $0["outcome"] == .string("passed") } == true)
-        #expect(checks[2]["kind"] == .string("slurm") && checks[2]["steps"]?.arrayValue?.first?["outcome"] == .string("skipped"))
-        let warnings = plan["diagnostics"]?.arrayValue?.filter { $0["code"] == .string("target_check_failed") } ?? []
-        #expect(warnings.count == 1 && warnings[0]["severity"] == .string("warning"))
-        #expect(warnings[0]["location"]?["file"]?.stringValue?.hasSuffix("profiles/bad.yaml") == true, "\(warnings)")
+            let json = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "json"], environment: environment)
+            #expect(json.status == 0)
+            let plan = try JSONValue.parse(json.stdout)
+            let checks = try #require(plan["target_checks"]?.arrayValue)
+            #expect(checks.map { $0["profile"]?.stringValue } == ["bad", "good", "hpc"])
+            #expect(checks[0]["steps"]?.arrayValue?.map { $0["outcome"]?.stringValue } == ["passed", "failed", "skipped", "skipped", "skipped"])
+            #expect(checks[1]["steps"]?.arrayValue?.allSatisfy { $0["outcome"] == .string("passed") } == true)
+            #expect(checks[2]["kind"] == .string("slurm") && checks[2]["steps"]?.arrayValue?.first?["outcome"] == .string("skipped"))
+            let warnings = plan["diagnostics"]?.arrayValue?.filter { $0["code"] == .string("target_check_failed") } ?? []
+            #expect(warnings.count == 1 && warnings[0]["severity"] == .string("warning"))
+            #expect(warnings[0]["location"]?["file"]?.stringValue?.hasSuffix("profiles/bad.yaml") == true, "\(warnings)")
 
-        let markdown = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "markdown"], environment: environment)
-        #expect(markdown.status == 0)
-        #expect(markdown.stdout.contains("#### Target checks\n\n| | profile | target | result | time |"))
-        #expect(markdown.stdout.contains("| ✅ | <code>good</code> | dim <code>\(dimURL)</code> | passed (5 steps) | "))
-        #expect(markdown.stdout.contains("| ❌ | <code>bad</code> | dim <code>\(dimURL)</code> | failed at <code>tm</code>: no answer from http://127.0.0.1:"))
-        #expect(markdown.stdout.contains("| ➖ | <code>hpc</code> | slurm <code>login.example.org:22</code> | not checked: slurm ping is not available in this build | — |"))
+            let markdown = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "markdown"], environment: environment)
+            #expect(markdown.status == 0)
+            #expect(markdown.stdout.contains("#### Target checks\n\n| | profile | target | result | time |"))
+            #expect(markdown.stdout.contains("| ✅ | <code>good</code> | dim <code>\(dimURL)</code> | passed (5 steps) | "))
+            #expect(markdown.stdout.contains("| ❌ | <code>bad</code> | dim <code>\(dimURL)</code> | failed at <code>tm</code>: no answer from http://127.0.0.1:"))
+            #expect(markdown.stdout.contains("| ➖ | <code>hpc</code> | slurm <code>login.example.org:22</code> | not checked: slurm ping is not available in this build | — |"))
 
-        let plain = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: environment)
-        #expect(!plain.stdout.contains("target_checks"), "no checks unless asked for")
-        await db.drop()
+            let plain = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: environment)
+            #expect(!plain.stdout.contains("target_checks"), "no checks unless asked for")
+        }
     }
 
-    @Test("plan --require-targets: a failed check is an error, the plan exits 1 and its saved copy is refused by apply")
+    @Test("plan --require-targets: a failed check is an error and the saved plan is refused; under --check-targets the signed saved plan applies")
     func requireTargets() async throws {
         let stack = try Stack()
-        let db = try await freshDatabase()
-        let dir = try temporaryRepository(["profiles/good.yaml": stack.rest("good"), "profiles/down.yaml": stack.rest("down", deployPort: try closedPort())])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
-        let planFile = dir.appendingPathComponent("plan.json").path
-        let r = try runBeamsync(["plan", "--dir", dir.path, "--require-targets", "--out", planFile], environment: environment)
-        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
-        #expect(r.stdout.contains("Planning failed: 1 error"))
-        #expect(r.stdout.contains("error: profile 'down': dim ping failed at step dim: no answer: connection refused"), "\(r.stdout)")
-        #expect(r.stdout.contains("Target checks:") && r.stdout.contains("  ✓ profile \"good\""))
-        let applied = try runBeamsync(["apply", "--plan", planFile, "--auto-approve"], environment: environment)
-        #expect(applied.status == 1 && applied.stderr.contains("profile 'down': dim ping failed at step dim"), "\(applied.stdout)\(applied.stderr)")
-        let after = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: environment)
-        #expect(try JSONValue.parse(after.stdout)["changes"]?.arrayValue?.filter { $0["action"] == .string("create") }.count == 2,
-                "nothing was applied")
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let dir = try temporaryRepository(["profiles/good.yaml": stack.rest("good"), "profiles/down.yaml": stack.rest("down", deployPort: try closedPort())])
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+            let planFile = dir.appendingPathComponent("plan.json").path
+            let r = try runBeamsync(["plan", "--dir", dir.path, "--require-targets", "--out", planFile], environment: environment)
+            #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+            #expect(r.stdout.contains("Planning failed: 1 error"))
+            #expect(r.stdout.contains("error: profile 'down': dim ping failed at step dim: no answer: connection refused"), "\(r.stdout)")
+            #expect(r.stdout.contains("Target checks:") && r.stdout.contains("  ✓ profile \"good\""))
+            let applied = try runBeamsync(["apply", "--plan", planFile, "--auto-approve"], environment: environment)
+            #expect(applied.status == 1 && applied.stderr.contains("profile 'down': dim ping failed at step dim"), "\(applied.stdout)\(applied.stderr)")
+            let after = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: environment)
+            #expect(try JSONValue.parse(after.stdout)["changes"]?.arrayValue?.filter { $0["action"] == .string("create") }.count == 2,
+                    "nothing was applied")
+
+            // The same failure as a warning: the saved plan (with its checks, signed with a plan key) applies.
+            let warned = dir.appendingPathComponent("warned.json").path
+            let keyed = environment.merging(["BEAMSYNC_PLAN_KEY": String(repeating: "k", count: 40)]) { $1 }
+            let w = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--out", warned], environment: keyed)
+            #expect(w.status == 0, "\(w.stdout)\(w.stderr)")
+            #expect(try JSONValue.parse(String(contentsOfFile: warned, encoding: .utf8))["target_checks"]?.arrayValue?.count == 2)
+            let ok = try runBeamsync(["apply", "--plan", warned, "--auto-approve"], environment: keyed)
+            #expect(ok.status == 0 && ok.stdout.contains("Apply complete! 2 created"), "\(ok.stdout)\(ok.stderr)")
+        }
     }
 
     @Test("the pull-request comment (plan --base) shows the checks of the profiles the change adds")
     func reviewComment() async throws {
         let stack = try Stack()
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(["README.md": "base\n"])
-        try repo.git("branch", "base")
-        try repo.commit(["profiles/dim.yaml": stack.rest("dim")])
-        let r = try runBeamsync(["plan", "--repo", repo.url, "--ref", "main", "--base", "base", "--check-targets", "--format", "markdown"],
-                                environment: ["DATABASE_URL": db.url, "NO_COLOR": "1"])
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        #expect(r.stdout.contains("#### Target checks"))
-        #expect(r.stdout.contains("| ✅ | <code>dim</code> | dim <code>http://\(stack.host):\(stack.port)</code> | passed (5 steps) | "))
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(["README.md": "base\n"])
+            try repo.git("branch", "base")
+            try repo.commit(["profiles/dim.yaml": stack.rest("dim")])
+            let r = try runBeamsync(["plan", "--repo", repo.url, "--ref", "main", "--base", "base", "--check-targets", "--format", "markdown"],
+                                    environment: ["DATABASE_URL": db.url, "NO_COLOR": "1"])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(r.stdout.contains("#### Target checks"))
+            #expect(r.stdout.contains("| ✅ | <code>dim</code> | dim <code>http://\(stack.host):\(stack.port)</code> | passed (5 steps) | "))
+        }
     }
 }
 

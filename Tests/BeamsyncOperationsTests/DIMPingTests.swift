@@ -2,11 +2,12 @@ import BeamsyncEngine
 import BeamsyncModel
 import BeamsyncOperations
 import BeamsyncPlan
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
 /// The DALiuGE stack of `scripts/dlg.sh start DIR` (TM, DIM with one NM, and a second DIM whose
-/// only NM is down), as its printed variables describe it.
+/// only NM is down), with the Node Manager's port that `TestServices.DALiuGE` does not carry.
 struct DALiuGEStack {
     var tmURL: String
     var host: String
@@ -14,18 +15,12 @@ struct DALiuGEStack {
     var nmPort: Int
     var otherDIMPort: Int
 
-    static let environment = ProcessInfo.processInfo.environment
-    static let current: DALiuGEStack? = {
-        guard let tm = environment["BEAMSYNC_TEST_TM_URL"], let host = environment["BEAMSYNC_TEST_DIM_HOST"],
-              let dim = environment["BEAMSYNC_TEST_DIM_PORT"].flatMap(Int.init),
-              let nm = environment["BEAMSYNC_TEST_NM_URL"].flatMap({ URLComponents(string: $0)?.port }),
-              let other = environment["BEAMSYNC_TEST_DEAD_NM_DIM_PORT"].flatMap(Int.init) else { return nil }
-        return DALiuGEStack(tmURL: tm, host: host, dimPort: dim, nmPort: nm, otherDIMPort: other)
-    }()
-    static let enabled = current != nil || environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
     static func get() throws -> DALiuGEStack {
-        try #require(current, "BEAMSYNC_REQUIRE_SERVICES=1 but the BEAMSYNC_TEST_TM_URL/DIM_*/NM_URL/DEAD_NM_DIM_PORT variables of scripts/dlg.sh are not set")
+        let dlg = try TestServices.requireDALiuGE()
+        let nm = try #require(TestServices.environment["BEAMSYNC_TEST_NM_URL"].flatMap { URLComponents(string: $0)?.port },
+                              "BEAMSYNC_TEST_NM_URL is not set; run scripts/dlg.sh start DIR and export the variables it prints")
+        let other = try #require(dlg.deadNodeDIMPort, "BEAMSYNC_TEST_DEAD_NM_DIM_PORT is not set (scripts/dlg.sh start DIR)")
+        return DALiuGEStack(tmURL: dlg.tmURL, host: dlg.dimHost, dimPort: dlg.dimPort, nmPort: nm, otherDIMPort: other)
     }
 
     func profile(name: String = "dlg", tmURL: String? = nil, dimHostForTM: String? = nil, dimPortForTM: Int? = nil,
@@ -52,7 +47,7 @@ func closedPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-@Suite("dim ping against DALiuGE 6.6.0", .enabled(if: DALiuGEStack.enabled), .serialized)
+@Suite("dim ping against DALiuGE 6.6.0", .requires(.daliuge), .serialized)
 struct DIMPingTests {
     let ping = DIMPing(http: HTTPClient(threads: 2, name: "dim-ping-test"), timeout: .seconds(40))
 

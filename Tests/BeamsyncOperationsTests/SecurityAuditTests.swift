@@ -250,8 +250,7 @@ struct SecurityAuditTests {
         #expect(missing.findings.map(\.fix) == ["check that it exists and is readable"])
     }
 
-    @Test("profiles in the database are checked too, named as coming from the database",
-          .enabled(if: TestDatabase.isConfigured || TestServices.required))
+    @Test("profiles in the database are checked too, named as coming from the database", .requires(.postgres))
     func databaseProfiles() async throws {
         let setup = try await CleanSetup(profiles: ["profiles/web.yaml": insecureProfile])
         defer { setup.lab.remove() }
