@@ -47,6 +47,9 @@ public enum BeamsyncMain {
         } catch let error as ValidationError {
             BeamsyncCommand.exit(withError: ValidationError(SecretRedaction.redact(error.message)))
         } catch {
+            // `--help` parses as ArgumentParser's help command, whose run() throws the help request:
+            // ArgumentParser prints it (exit 0).
+            if BeamsyncCommand.exitCode(for: error) == .success { BeamsyncCommand.exit(withError: error) }
             // Errors from below may quote what they reject: they leave redacted, as ArgumentParser would print them.
             StandardError.write("Error: " + SecretRedaction.redact("\(error)"))
             BeamsyncCommand.exit(withError: ExitCode.failure)

@@ -35,8 +35,7 @@ struct SecurityCheckCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var webhooks: WebhookSecretOptions
     @OptionGroup var access: GitAccessOptions
-    @Option(help: "File holding the key that signs saved plans.")
-    var planKeyFile: String?
+    @OptionGroup var planKey: PlanKeyOptions
     @Option(help: "Output format: text or json.")
     var format: ReportFormat = .text
 
@@ -57,7 +56,7 @@ struct SecurityCheckCommand: AsyncParsableCommand {
             ("--ssh-key-file", access.sshKeyFile, "SSH private key"),
             ("--ssh-passphrase-file", access.sshPassphraseFile, "SSH key passphrase"),
             ("--token-file", access.tokenFile, "access token"),
-            ("--plan-key-file", planKeyFile, "plan key"),
+            ("--plan-key-file", planKey.planKeyFile, "plan key"),
         ]
         for (flag, path, kind) in secretFlags {
             if let path { input.secretFiles.append(.init(setting: flag, path: path, kind: kind)) }

@@ -133,6 +133,14 @@ struct SecurityCheckProcessTests {
         #expect(missing.status == 64 && missing.stderr.contains("--dir /nonexistent/repo: no such directory"), "\(missing.stderr)")
     }
 
+    @Test("--help prints each command's help on standard output and exits 0")
+    func help() throws {
+        for command in [["--help"], ["plan", "--help"], ["security", "check", "--help"], ["dim", "ping", "--help"], ["help", "plan"]] {
+            let r = try runBeamsyncIsolated(command, environment: [:])
+            #expect(r.status == 0 && r.stdout.contains("USAGE: beamsync") && r.stderr.isEmpty, "\(command): \(r.stdout)\(r.stderr)")
+        }
+    }
+
     @Test("profiles in the database are checked along with the repository's", .requires(.postgres))
     func databaseProfiles() async throws {
         let setup = try Setup()
