@@ -50,9 +50,10 @@ let package = Package(
         // libgit2: mirrors, fetch, tree reads, diffs.
         .target(name: "BeamsyncGit", dependencies: ["CGit2", "BeamsyncTime"]),
         // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
-        .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "CCurl"]),
+        .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "BeamsyncSSH", "CCurl"]),
         // The application layer: every operation the CLI, the controller and the HTTP API share.
-        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit"]),
+        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit",
+                                                   "BeamsyncEngine", "BeamsyncSSH"]),
         // The reconcile loop, leader election, metrics and the swift-service-lifecycle services.
         .target(name: "BeamsyncController", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
@@ -68,7 +69,7 @@ let package = Package(
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
         .executableTarget(name: "beamsync-bench", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncCLI",
-            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", logging,
+            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", "BeamsyncSSH", logging,
         ]),
 
         // Shared test support: services, fresh databases, loopback servers, child processes.
@@ -84,7 +85,8 @@ let package = Package(
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
+        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
+                                                                    "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
