@@ -72,6 +72,8 @@ struct SlurmProcessTests {
         #expect(try atKill.optionalString("step") == "submitting" && atKill.optionalString("slurm_job_id") == nil, "the job was never recorded")
         let sid = try #require(try atKill.optionalString("daliuge_session_id"))
         #expect(queued.count == 1)
+        // The killed process held the execution's lease (300 s); let it run out now rather than wait.
+        _ = try await conn.query("UPDATE executions SET next_poll_at = now() WHERE name = $1", [.text(name)])
 
         let second = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s", env: cluster.productionEnvironment)
         defer { second.terminate() }

@@ -21,6 +21,7 @@ private struct KeyScratch {
         try write("known_hosts_marker", "[127.0.0.1]:22122 \(hostKey)\n@cert-authority *.example.org \(hostKey)\n")
         try write("loose_key", try String(contentsOfFile: dir + "/key", encoding: .utf8), mode: 0o644)
         try write("passphrase_loose", "secret phrase\n", mode: 0o644)
+        try write("public_key", try String(contentsOfFile: dir + "/key.pub", encoding: .utf8))
         try FileManager.default.createSymbolicLink(atPath: dir + "/key_link", withDestinationPath: dir + "/key")
         try write("foreign_key", try String(contentsOfFile: dir + "/key", encoding: .utf8))
     }
@@ -69,12 +70,12 @@ struct SlurmKeyPolicyTests {
              "use the file's real path (\(keys.path("key"))) instead of the link"),
             ([keyFile: keys.path("missing")], "\(keyFile) (\(keys.path("missing"))): the private key file does not exist",
              "set \(keyFile) to the path of an existing private key file"),
-            ([keyFile: keys.path("key.pub")], "\(keyFile) (\(keys.path("key.pub"))): this is not a PEM or OpenSSH private key",
+            ([keyFile: keys.path("public_key")], "\(keyFile) (\(keys.path("public_key"))): this is not a PEM or OpenSSH private key",
              "use the private key itself (not the .pub file or a certificate)"),
             ([keyFile: keys.path("locked")],
              "\(keyFile) (\(keys.path("locked"))): the private key is protected by a passphrase but no passphrase is configured",
              "set SLURM_SSH_PRIVATE_KEY_PASSPHRASE_FILE to a file holding the passphrase"),
-            ([keyFile: keys.path("locked"), "SLURM_SSH_PRIVATE_KEY_PASSPHRASE_FILE": keys.path("passphrase_loose")],
+            (["SLURM_SSH_PRIVATE_KEY_PASSPHRASE_FILE": keys.path("passphrase_loose")],
              "SLURM_SSH_PRIVATE_KEY_PASSPHRASE_FILE (\(keys.path("passphrase_loose"))): the passphrase file is readable or writable by group or others (mode 0644)",
              "chmod 600 \(keys.path("passphrase_loose"))"),
             ([keyFile: nil], "\(keyFile): no SSH private key is configured (SLURM_SSH_PRIVATE_KEY, SLURM_SSH_PRIVATE_KEY_PATH and \(keyFile) are unset)",

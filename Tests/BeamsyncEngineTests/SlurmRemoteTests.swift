@@ -122,13 +122,14 @@ struct SlurmRemoteTests {
             let reconciled = try #require(events.first { $0.step == "submitted" })
             #expect(reconciled.message?.hasPrefix("found job \(submitted.slurmJobID ?? "?") by its name") == true, "\(reconciled.message ?? "")")
             let sid = try #require(submitted.daliugeSessionID)
-            #expect(try cluster.accountedJobs(named: sid) == [try #require(submitted.slurmJobID)])
+            // squeue knows a job the moment sbatch returns; sacct may lag by a few seconds.
+            #expect(try cluster.listedJobs(named: sid) == [try #require(submitted.slurmJobID)])
             // Done with it: cancel rather than wait for the graph.
             try await h.ledger.requestCancel(idOrName: "slurm-noisy", actor: "test")
             let done = try await h.drive(runner, e.id, timeout: .seconds(60))
             await runner.close()
             #expect(done.status == .cancelled)
-            #expect(try cluster.accountedJobs(named: sid).count == 1)
+            #expect(try cluster.listedJobs(named: sid).count == 1 && cluster.accountedJobs(named: sid).count <= 1)
         }
     }
 

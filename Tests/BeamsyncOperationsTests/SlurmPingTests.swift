@@ -65,7 +65,7 @@ struct SlurmPingTests {
         let scratch = NSTemporaryDirectory() + "beamsync-ping-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let line = try String(contentsOfFile: cluster.knownHosts, encoding: .utf8).replacingOccurrences(of: ":\(cluster.port)]", with: ":\(port)]")
+        let line = try String(contentsOfFile: cluster.knownHosts, encoding: .utf8).replacingOccurrences(of: "]:\(cluster.port) ", with: "]:\(port) ")
         try line.write(toFile: scratch + "/known_hosts", atomically: false, encoding: .utf8)
         environment["SLURM_SSH_KNOWN_HOSTS_SOURCE"] = scratch + "/known_hosts"
         let report = await ping(profile(cluster, port: port), environment)

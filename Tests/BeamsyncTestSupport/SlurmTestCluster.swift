@@ -105,6 +105,12 @@ public struct SlurmTestCluster: Sendable {
             .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// Job ids squeue lists under `name`, in every state (jobs that ended stay listed for MinJobAge).
+    public func listedJobs(named name: String) throws -> [String] {
+        try slurm("squeue", ["-h", "-a", "-t", "all", "--name=\(name)", "-o", "%i"])
+            .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// sacct's state of a job (`COMPLETED`, `CANCELLED by 1001`, ...).
     public func accountedState(_ job: String) throws -> String {
         try slurm("sacct", ["-n", "-X", "-P", "-j", job, "-o", "State"]).trimmingCharacters(in: .whitespacesAndNewlines)
