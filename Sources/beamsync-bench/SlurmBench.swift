@@ -155,7 +155,8 @@ enum SlurmBench {
     // MARK: (b) Polling many jobs on one target
 
     static func polling(_ setup: Setup, _ cluster: SlurmCluster) async throws {
-        print("\n(b) \(setup.jobs) jobs in flight on one target (held, so they stay queued), \(setup.cycles) poll cycles (medians):")
+        print("\n(b) \(setup.jobs) jobs in flight on one target (held, so they stay queued), \(setup.cycles) poll cycles (medians), "
+              + "each job with a session directory whose DALiuGE log the cycle reads:")
         let backend = SlurmBackend(environment: cluster.environment)
         let target = backend.policy.target(for: SSHProfileFields(loginNode: cluster.host, sshPort: cluster.port, remoteUser: cluster.user))
         let name = "beamsync-bench-poll-\(getpid())"
@@ -188,7 +189,9 @@ enum SlurmBench {
             let before = await poller.statistics
             let t = EngineBench.now()
             let readings = try await withThrowingTaskGroup(of: SlurmJobReading.self) { group in
-                for job in jobs { group.addTask { try await poller.reading(of: job, sessionDir: nil) } }
+                // Each with a session directory, as submitted executions have: the cycle also reads
+                // their DALiuGE status logs (none exist yet for queued jobs).
+                for job in jobs { group.addTask { try await poller.reading(of: job, sessionDir: "\(cluster.homeDir)/dlg/workspace/bench-\(job)") } }
                 return try await group.reduce(into: [SlurmJobReading]()) { $0.append($1) }
             }
             let after = await poller.statistics

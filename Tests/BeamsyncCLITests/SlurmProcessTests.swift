@@ -93,8 +93,8 @@ struct SlurmProcessTests {
         await db.drop()
     }
 
-    @Test("slurm ping --dir: exit 0 and every step in JSON when the target is right; exit 1 and what to check when it is not")
-    func pingCommand() throws {
+    @Test("slurm ping (--dir or the database): exit 0 and every step in JSON when the target is right; exit 1 and what to check when it is not")
+    func pingCommand() async throws {
         let cluster = try SlurmTestCluster.required()
         let dir = try temporaryRepository([
             "profiles/hpc.yaml": slurmProfileYAML(cluster),
@@ -119,5 +119,15 @@ struct SlurmProcessTests {
         let missing = try runBeamsync(["slurm", "ping", "--dir", dir.path, "--profile", "nope"], environment: environment)
         #expect(missing.status == 1 && missing.stderr.contains("no deployment profile named 'nope' in \(dir.path)/profiles (it has: hpc, hpc-foreign)"),
                 "\(missing.stderr)")
+
+        // The same profile from the database, once applied.
+        let db = try await freshDatabase()
+        let withDatabase = environment.merging(["DATABASE_URL": db.url]) { _, new in new }
+        #expect(try runBeamsync(["apply", "--dir", dir.path, "--auto-approve"], environment: withDatabase).status == 0)
+        let fromDatabase = try runBeamsync(["slurm", "ping", "--profile", "hpc"], environment: withDatabase)
+        #expect(fromDatabase.status == 0 && fromDatabase.stdout.contains("✓ every check passed"), "\(fromDatabase.stdout)\(fromDatabase.stderr)")
+        let unknown = try runBeamsync(["slurm", "ping", "--profile", "nope"], environment: withDatabase)
+        #expect(unknown.status == 1 && unknown.stderr.contains("no deployment profile named 'nope' in the database"), "\(unknown.stderr)")
+        await db.drop()
     }
 }
