@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "BeamsyncSSH", "CCurl"]),
         // The application layer: every operation the CLI, the controller and the HTTP API share.
         .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit",
-                                                   "BeamsyncEngine", "BeamsyncSSH"]),
+                                                   "BeamsyncEngine", "BeamsyncSSH", crypto]),
         // The reconcile loop, leader election, metrics and the swift-service-lifecycle services.
         .target(name: "BeamsyncController", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
@@ -75,19 +75,22 @@ let package = Package(
         // Shared test support: services, fresh databases, loopback servers, child processes.
         .target(name: "BeamsyncTestSupport", dependencies: ["BeamsyncPostgres"], path: "Tests/BeamsyncTestSupport"),
         .testTarget(name: "BeamsyncTimeTests", dependencies: ["BeamsyncTime"]),
-        .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel"]),
+        .testTarget(name: "BeamsyncModelTests", dependencies: ["BeamsyncModel", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncPlanTests", dependencies: ["BeamsyncPlan", "BeamsyncModel"]),
         .testTarget(name: "BeamsyncPostgresTests", dependencies: ["BeamsyncPostgres", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncStoreTests", dependencies: ["BeamsyncStore", "BeamsyncPostgres", "BeamsyncModel", "BeamsyncPlan",
                                                                "BeamsyncTestSupport"]),
-        .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit"]),
-        .testTarget(name: "BeamsyncSSHTests", dependencies: ["BeamsyncSSH"]),
+        .testTarget(name: "BeamsyncGitTests", dependencies: ["BeamsyncGit", "BeamsyncTestSupport"]),
+        .testTarget(name: "BeamsyncSSHTests", dependencies: ["BeamsyncSSH", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncPlan", "BeamsyncStore",
                                                                     "BeamsyncTestSupport"]),
-        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
+        .testTarget(name: "BeamsyncControllerTests", dependencies: [
+            "BeamsyncController", "BeamsyncModel", "BeamsyncOperations", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime",
+            "BeamsyncTestSupport", logging,
+        ]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -26,6 +26,8 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Apply this saved plan (from `plan --out`) instead of planning now.")
     var plan: String?
 
+    @OptionGroup var planKey: PlanKeyOptions
+
     @Flag(help: "Apply without asking.")
     var autoApprove = false
 
@@ -46,14 +48,14 @@ struct ApplyCommand: AsyncParsableCommand {
                 try await Migrator.beamsync.migrateIfPending(conn)
                 let reconciliation = Reconciliation(conn: conn)
                 if let path = plan {
-                    let saved = try PlanFile.read(path)
+                    let saved = try SavedPlanFile.read(path, key: try planKey.key())
                     if !autoApprove { try confirm(saved) }
                     return (saved, try await reconciliation.apply(saved: saved, actor: actor, revision: revision))
                 }
                 if autoApprove {
                     // Files are parsed before the transaction; the live state is read once, inside it,
                     // and only the cross-document checks run while the lock is held.
-                    let parsed = try await ParsedSource.read(input)
+                    let parsed = try await ParsedSource.read(await reconciliation.withLastApplied(input))
                     return try await reconciliation.apply(parsed, overrides: overrides, actor: actor, revision: revision)
                 }
                 // Show the plan, ask, then apply exactly what was shown (refused if the database moved meanwhile).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BeamsyncOperations
 
 /// `beamsync`: keeps beampipe's deployment profiles, project configs and executions in git.
 public struct BeamsyncCommand: AsyncParsableCommand {
@@ -26,16 +27,29 @@ extension OutputFormat: ExpressibleByArgument {}
 /// (Top-level `await BeamsyncCommand.main()` picks ArgumentParser's synchronous overload on Linux.)
 public enum BeamsyncMain {
     public static func run(arguments: [String]? = nil) async -> Never {
+        var command: ParsableCommand
         do {
-            var command = try BeamsyncCommand.parseAsRoot(arguments)
+            command = try BeamsyncCommand.parseAsRoot(arguments)
+        } catch {
+            BeamsyncCommand.exit(withError: error)
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
             BeamsyncCommand.exit()
-        } catch {
+        } catch let error as ExitCode {
             BeamsyncCommand.exit(withError: error)
+        } catch let error as CleanExit {
+            BeamsyncCommand.exit(withError: error)
+        } catch let error as ValidationError {
+            BeamsyncCommand.exit(withError: ValidationError(SecretRedaction.redact(error.message)))
+        } catch {
+            // Errors from below may quote what they reject: they leave redacted, as ArgumentParser would print them.
+            StandardError.write("Error: " + SecretRedaction.redact("\(error)"))
+            BeamsyncCommand.exit(withError: ExitCode.failure)
         }
     }
 }

@@ -25,8 +25,10 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Output format: text, json or markdown (a pull-request comment).")
     var format: OutputFormat = .text
 
-    @Option(help: "Save the plan as JSON to this file, for `apply --plan`.")
+    @Option(help: "Save the plan as JSON to this file, for `apply --plan` (signed with the plan key, if one is configured).")
     var out: String?
+
+    @OptionGroup var planKey: PlanKeyOptions
 
     @Flag(help: "Exit 0 when there are no changes, 2 when there are changes, 1 on error.")
     var detailedExitcode = false
@@ -53,7 +55,7 @@ struct PlanCommand: AsyncParsableCommand {
             reportLoadFailure(rejected.diagnostics)
             throw ExitCode(1)
         }
-        if let out { try PlanFile.write(plan, to: out) }
+        if let out { try SavedPlanFile.write(plan, to: out, key: try planKey.key()) }
         print(PlanOutput.render(plan, format: format), terminator: "")
         if plan.hasErrors { throw ExitCode(1) }
         if detailedExitcode && plan.summary.hasChanges { throw ExitCode(2) }
@@ -73,9 +75,14 @@ struct PlanningFlags: ParsableArguments {
 }
 
 enum PlanOutput {
+    /// Every format leaves through the one redaction function (messages may quote what they reject).
     static func render(_ plan: Plan, format: OutputFormat) -> String {
+        SecretRedaction.redact(unredacted(plan, format: format))
+    }
+
+    private static func unredacted(_ plan: Plan, format: OutputFormat) -> String {
         switch format {
-        case .json: return PlanFile.encode(plan) + "\n"
+        case .json: return SavedPlanFile.encode(plan) + "\n"
         case .markdown: return MarkdownRenderer().render(plan).joined(separator: "\n\n") + "\n"
         case .text:
             let style = TerminalStyle.detect()
@@ -94,28 +101,14 @@ enum PlanOutput {
     }
 }
 
-/// The saved-plan file: the Plan value as sorted, indented JSON.
-enum PlanFile {
-    static func encode(_ plan: Plan) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(plan)) ?? Data(), as: UTF8.self)
-    }
+/// `--plan-key-file`: the HMAC key that signs saved plans (`plan --out`) and that `apply --plan`
+/// requires them to be signed with; `BEAMSYNC_PLAN_KEY` holds the key itself.
+struct PlanKeyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("File holding the key that signs saved plans (default: the BEAMSYNC_PLAN_KEY variable).",
+                               valueName: "file"))
+    var planKeyFile: String?
 
-    static func write(_ plan: Plan, to path: String) throws {
-        try Data((encode(plan) + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-
-    static func read(_ path: String) throws -> Plan {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read plan file \(path)")
-        }
-        do {
-            return try JSONDecoder().decode(Plan.self, from: data)
-        } catch {
-            throw ValidationError("\(path) is not a beamsync plan file: \(error)")
-        }
-    }
+    func key() throws -> PlanSigningKey? { try PlanSigningKey.load(file: planKeyFile) }
 }
 
 extension PlanCommand {
@@ -136,7 +129,7 @@ extension PlanCommand {
         }
         if let note = outcome.baseNote { StandardError.write("beamsync: \(note)") }
         let review = outcome.review
-        if let out { try PlanFile.write(review.plan, to: out) }
+        if let out { try SavedPlanFile.write(review.plan, to: out, key: try planKey.key()) }
         switch format {
         case .json:
             let encoder = JSONEncoder()

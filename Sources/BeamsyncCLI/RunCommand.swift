@@ -54,6 +54,7 @@ struct RunCommand: AsyncParsableCommand {
     var logLevel: Logger.Level?
 
     @OptionGroup var access: GitAccessOptions
+    @OptionGroup var verification: CommitVerificationOptions
     @OptionGroup var planning: PlanningFlags
     @OptionGroup var database: DatabaseOptions
 
@@ -65,6 +66,10 @@ struct RunCommand: AsyncParsableCommand {
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
         let (host, port) = try ListenAddress.parse(listen)
+        for (file, flag) in [(githubSecretFile, "--github-secret-file"), (gitlabTokenFile, "--gitlab-token-file"),
+                             (webhookSecretFile, "--webhook-secret-file")] {
+            if let file { try CredentialFileCheck.check(file, what: flag) }
+        }
         let secrets = WebhookSecrets(github: try githubSecretFile.map(WebhookSecrets.read(file:)),
                                      gitlab: try gitlabTokenFile.map(WebhookSecrets.read(file:)),
                                      generic: try webhookSecretFile.map(WebhookSecrets.read(file:)))
@@ -111,7 +116,7 @@ struct RunCommand: AsyncParsableCommand {
         let cacheDirectory = cacheDir ?? (EmbeddedPostgres.defaultHome(environment: env) + "/cache")
         let cache = ParsedFileCache()
         let source = GitSource(url: repo, ref: branch, path: path, cacheDirectory: cacheDirectory, options: remote,
-                               fetchTimeout: timeout, cache: cache)
+                               fetchTimeout: timeout, cache: cache, verification: verification.settings)
         var options = ControllerOptions()
         options.interval = intervalDuration
         options.overrides = planning.overrides
@@ -130,12 +135,14 @@ struct RunCommand: AsyncParsableCommand {
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
         let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
-            let meta = metadata.mapValues { Logger.MetadataValue.string($0) }
+            // Driver messages may quote what a backend answered: redacted like the controller's.
+            let meta = metadata.mapValues { Logger.MetadataValue.string(SecretRedaction.redact($0)) }
+            let text = SecretRedaction.redact(message)
             switch level {
-            case .debug: logger.debug("\(message)", metadata: meta)
-            case .info: logger.info("\(message)", metadata: meta)
-            case .warning: logger.warning("\(message)", metadata: meta)
-            case .error: logger.error("\(message)", metadata: meta)
+            case .debug: logger.debug("\(text)", metadata: meta)
+            case .info: logger.info("\(text)", metadata: meta)
+            case .warning: logger.warning("\(text)", metadata: meta)
+            case .error: logger.error("\(text)", metadata: meta)
             }
         })
         let group = ServiceGroup(

@@ -51,7 +51,8 @@ struct SourceSelection: ParsableArguments {
 
     /// Runs `operation` on the selected sources and exits 1 when none matched.
     func perform(_ verb: String, _ operation: @escaping (SourceStatusStore, String?) async throws -> Int) async throws {
-        let repo = self.repo
+        // Sources are recorded without credentials; a URL given with them still selects its source.
+        let repo = self.repo.map(RedactedURL.text)
         let n = try await database.connect().run { conn in
             try await Migrator.beamsync.migrateIfPending(conn)
             return try await operation(SourceStatusStore(conn: conn), repo)

@@ -21,6 +21,10 @@ struct GitAccessOptions: ParsableArguments {
     var insecureSkipTLSVerify = false
 
     func remoteOptions() throws -> GitRemoteOptions {
+        // Production refuses secret files that others can read, and links (beampipe's rule for SSH keys).
+        for (file, flag) in [(sshKeyFile, "--ssh-key-file"), (sshPassphraseFile, "--ssh-passphrase-file"), (tokenFile, "--token-file")] {
+            if let file { try CredentialFileCheck.check(file, what: flag) }
+        }
         if let key = sshKeyFile {
             guard let knownHostsFile else {
                 throw ValidationError("--ssh-key-file needs --known-hosts-file: the server's host key must be checked")
@@ -34,6 +38,25 @@ struct GitAccessOptions: ParsableArguments {
     }
 }
 
+extension CommitVerificationMode: ExpressibleByArgument {}
+
+/// Which commits must be signed, and by whom (`--verify-commits`, `--allowed-signers`, `--openpgp-keyring`).
+struct CommitVerificationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Require signed commits: head (the commit applied) or all (every commit since the last applied one); "
+                               + "beamsync.yaml can only ask for more.", valueName: "none|head|all"))
+    var verifyCommits: CommitVerificationMode?
+    @Option(help: ArgumentHelp("OpenSSH allowed_signers file of the SSH keys whose commit signatures are trusted.", valueName: "file"))
+    var allowedSigners: String?
+    @Option(help: ArgumentHelp("OpenPGP keyring (binary or armored) of the keys whose commit signatures are trusted.", valueName: "file"))
+    var openpgpKeyring: String?
+
+    var settings: OperatorVerificationSettings {
+        OperatorVerificationSettings(mode: verifyCommits, trust: CommitTrust(sshAllowedSigners: allowedSigners, openPGPKeyring: openpgpKeyring))
+    }
+
+    var isSet: Bool { verifyCommits != nil || allowedSigners != nil || openpgpKeyring != nil }
+}
+
 /// Where the desired state comes from: a working directory (default) or a git repository at a ref.
 struct SourceOptions: ParsableArguments {
     @Option(help: "Repository directory to read (uncommitted edits included).")
@@ -45,13 +68,20 @@ struct SourceOptions: ParsableArguments {
     @Option(help: "With --repo: the subdirectory holding profiles/, projects/, executions/.")
     var path: String = ""
     @OptionGroup var access: GitAccessOptions
+    @OptionGroup var verification: CommitVerificationOptions
+
+    func validate() throws {
+        if repo == nil && verification.isSet {
+            throw ValidationError("--verify-commits, --allowed-signers and --openpgp-keyring need --repo: commits are verified in a git source")
+        }
+    }
 
     /// The repository at `--ref`; nil with --dir.
     func gitSource() throws -> GitSource? {
         guard let repo else { return nil }
         let home = EmbeddedPostgres.defaultHome(environment: ProcessInfo.processInfo.environment)
         return GitSource(url: GitSource.url(forRepository: repo), ref: ref, path: path, cacheDirectory: home + "/cache",
-                         options: try access.remoteOptions())
+                         options: try access.remoteOptions(), verification: verification.settings)
     }
 
     /// What plan and apply read.
@@ -64,5 +94,5 @@ struct SourceOptions: ParsableArguments {
 /// Prints diagnostics to stderr the way `validate` does.
 func reportLoadFailure(_ diagnostics: [Diagnostic]) {
     let report = ValidationReport(files: Array(Set(diagnostics.compactMap { $0.location?.file })).sorted(), documents: 0, diagnostics: diagnostics)
-    StandardError.write(report.text(style: TerminalStyle.detect(fileDescriptor: STDERR_FILENO)))
+    StandardError.write(SecretRedaction.redact(report.text(style: TerminalStyle.detect(fileDescriptor: STDERR_FILENO))))
 }

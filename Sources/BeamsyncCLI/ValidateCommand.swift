@@ -26,8 +26,8 @@ struct ValidateCommand: ParsableCommand {
         guard format != .markdown else { throw ValidationError("validate supports --format text or json") }
         let report = ValidationRun.run(paths: paths.isEmpty ? ["."] : paths)
         switch format {
-        case .json: print(report.json().canonicalStringPretty)
-        default: print(report.text(style: .detect()), terminator: "")
+        case .json: print(SecretRedaction.redact(report.json().canonicalStringPretty))
+        default: print(SecretRedaction.redact(report.text(style: .detect())), terminator: "")
         }
         if !report.isValid { throw ExitCode(1) }
     }

@@ -102,6 +102,12 @@ public actor Controller {
             if shouldStop() { break }
             await sleepOrWake(wait, &iterator)
         }
+        await close()
+    }
+
+    /// Gives leadership up and closes the controller's session. `run()` ends with it; a caller
+    /// that drives `reconcile()` itself calls it when done.
+    public func close() async {
         await election.resign()
         await connection?.close()
         connection = nil
@@ -159,8 +165,9 @@ public actor Controller {
             // The database went away mid-reconcile: reconnect next time; the apply, if any, rolled back.
             await connection?.close()
             connection = nil
-            logger.error("reconcile failed", metadata: ["error": .string("\(error)")])
-            outcome = .failed(reason: .applyFailed, message: "\(error)")
+            let message = SecretRedaction.redact("\(error)")
+            logger.error("reconcile failed", metadata: ["error": .string(message)])
+            outcome = .failed(reason: .applyFailed, message: message)
         }
         return record(outcome, seconds: clock.now().timeIntervalSince(started))
     }
@@ -206,8 +213,8 @@ public actor Controller {
                                   message: "fetching \(RedactedURL.text(identity.url)) failed: \(error)", started: started)
         }
 
-        // Backoff belongs to a revision that failed to apply. A fetch that works again ends the
-        // backoff its failures built up: the source is reconciled at once, not when it expires.
+        // Backoff belongs to a revision that failed to read or apply. A fetch that works again
+        // ends the backoff its failures built up: the source is reconciled at once, not when it expires.
         let fetchRecovered = status.reason == .fetchFailed
         let liveVersion = try await store.liveVersion()
         let requested = status.reconcileRequestedAt != nil
@@ -221,6 +228,14 @@ public actor Controller {
         let failuresSoFar = revision == status.lastAttemptedRevision && !fetchRecovered ? status.failures : 0
 
         try await store.setStatus(id: status.id, .reconciling, reason: .progressing, message: "reconciling \(revision)")
+        // Signatures first: nothing of an unverified revision is parsed.
+        let verified: VerifiedRevision?
+        do {
+            verified = try await source.verifyCommits(revision: revision, lastApplied: status.lastAppliedRevision)
+        } catch {
+            return try await fail(store, status, revision: revision, reason: .verificationFailed, message: "\(error)",
+                                  failures: failuresSoFar, started: started)
+        }
         let parsed: ParsedSource
         do {
             let snapshot = try await source.snapshot(at: revision)
@@ -229,7 +244,7 @@ public actor Controller {
             cache.retain(onlyFilesOf: snapshot.files)
             metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
         } catch {
-            return try await fail(store, status, revision: revision, reason: .fetchFailed, message: "reading \(revision) failed: \(error)",
+            return try await fail(store, status, revision: revision, reason: .readFailed, message: "reading \(revision) failed: \(error)",
                                   failures: failuresSoFar, started: started)
         }
         let label = parsed.snapshot.label
@@ -255,16 +270,19 @@ public actor Controller {
 
         let summary = plan.summary
         let changes = summary.create + summary.update + summary.delete
-        let message = changes + summary.trigger == 0
+        var message = changes + summary.trigger == 0
             ? "\(label) is applied; no changes"
             : "applied \(label): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
+        if let verified { message += "; " + verified.summary }
+        message = SecretRedaction.redact(message)
         try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
                                       reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message)
         try await store.recordRun(sourceID: status.id, SyncRun(
             revision: revision, startedAt: started, finishedAt: clock.now(), result: changes + summary.trigger == 0 ? .noOp : .applied,
             summary: .object(["create": .int(Int64(summary.create)), "update": .int(Int64(summary.update)),
                               "delete": .int(Int64(summary.delete)), "trigger": .int(Int64(summary.trigger)),
-                              "drift": .int(Int64(summary.drifted))]),
+                              "drift": .int(Int64(summary.drifted)),
+                              "signatures": .array((verified?.signers ?? []).map(JSONValue.string))]),
             error: nil))
         metrics.drift(count: summary.drifted)
         for kind in DocumentKind.allCases {
@@ -274,8 +292,11 @@ public actor Controller {
         return .applied(revision: revision, changes: changes, triggered: result.triggered)
     }
 
-    private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message: String,
+    /// Records a failed pass. Every failure message leaves through here, redacted once for the
+    /// database, the log and the status page alike.
+    private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message raw: String,
                       failures previous: Int? = nil, started: Date) async throws -> ReconcileOutcome {
+        let message = SecretRedaction.redact(raw)
         let failures = (previous ?? status.failures) + 1
         let next = clock.now().addingTimeInterval(options.backoff.delay(afterFailures: failures).inSeconds)
         try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next)

@@ -1,3 +1,4 @@
+import BeamsyncOperations
 import BeamsyncPostgres
 import Foundation
 import Logging
@@ -46,7 +47,7 @@ public actor LeaderElection {
                 setLeader(true, reason: "lock acquired")
             }
         } catch {
-            if isLeader { setLeader(false, reason: "lock session failed: \(error)") }
+            if isLeader { setLeader(false, reason: SecretRedaction.redact("lock session failed: \(error)")) }
             await connection?.close()
             connection = nil
         }

@@ -31,6 +31,17 @@ extension GitMirror {
         }
     }
 
+    /// The bytes of the regular file `name` directly under `subdir` at `commit`, without walking
+    /// the rest of the tree; nil when there is no such regular file (or no such subdir).
+    public func file(named name: String, at commit: GitCommitID, under subdir: String? = nil) throws -> Data? {
+        try withRepository { repository in
+            guard let (root, _) = try? Self.rootTree(repository, commit: commit, subdir: subdir),
+                  let entry = git_tree_entry_byname(root.pointer, name),
+                  Self.isRegular(git_tree_entry_filemode(entry).rawValue) else { return nil }
+            return Data(try Blob.lookup(repository, git_tree_entry_id(entry).pointee).bytes)
+        }
+    }
+
     /// Regular files added, modified, deleted or renamed under `subdir` between two commits,
     /// sorted by path. A `subdir` missing at `from` counts as empty (everything is added); one
     /// missing at `to` is an error. Symbolic links and submodules on the `to` side are refused;

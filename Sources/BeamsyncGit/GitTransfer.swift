@@ -70,7 +70,7 @@ final class FetchJob: @unchecked Sendable {
                     return
                 }
                 let thread = Thread { [self] in
-                    finish(performFetch(), abandon: false)
+                    finish(GitConnectionGate.with(self) { performFetch() }, abandon: false)
                 }
                 thread.name = "beamsync-git-fetch"
                 thread.stackSize = 4 << 20
@@ -184,6 +184,18 @@ final class FetchJob: @unchecked Sendable {
         }
         return refuse(.credentials(url: shownURL, message:
             "the server asks for a kind of credentials the options do not provide (libgit2 types \(allowed))"),
+            klass: GIT_ERROR_NET)
+    }
+
+    /// The libgit2 error code that refuses a connection to `host:port`, or nil to allow it. With
+    /// a token, only the configured origin is allowed: a redirect elsewhere is refused before
+    /// the connection is made, so the token is never sent there.
+    func refusesConnection(host: String, port: String) -> Int32? {
+        guard case .token(_, _, let file) = credentials.kind else { return nil }
+        if host.lowercased() == remote.host.lowercased() && Int(port) == remote.port { return nil }
+        return refuse(.credentials(url: shownURL, message:
+            "the server redirected to \(host):\(port), another origin than \(remote.host):\(remote.port); the token from \(file) "
+            + "is sent only to the origin it was given for, so the redirect is refused — use the repository's final URL"),
             klass: GIT_ERROR_NET)
     }
 

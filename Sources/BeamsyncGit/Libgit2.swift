@@ -6,7 +6,9 @@ import Foundation
 /// and is never shut down, because abandoned transfer threads may still be inside libgit2.
 enum Libgit2 {
     private static let initialised: Bool = {
-        git_libgit2_init() > 0
+        let ok = git_libgit2_init() > 0
+        _ = GitConnectionGate.registered
+        return ok
     }()
 
     static func ensure() {
@@ -22,6 +24,10 @@ enum Libgit2 {
                 message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             errorClass = className(error.pointee.klass)
+        }
+        // libgit2 may quote the URL it was given, credentials included.
+        if let url, !url.isEmpty, message.contains(url) {
+            message = message.replacingOccurrences(of: url, with: RemoteURL.redacted(url))
         }
         return .libgit2(operation: operation, code: code, errorClass: errorClass, message: message,
                         url: url.map(RemoteURL.redacted))

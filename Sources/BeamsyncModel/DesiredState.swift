@@ -297,7 +297,7 @@ public enum DesiredStateLoader {
         guard case .scalar(let s) = kindNode, case .string(let text) = s.value, let kind = DocumentKind(rawValue: text) else {
             let shown = (kindNode.jsonValue.stringValue ?? kindNode.kindDescription)
             let suggestion = Suggest.closest(to: shown, in: DocumentKind.allCases.map(\.rawValue))
-            sink.error(.unknownKind, at: kindNode, path: "kind", "unknown kind '\(shown)'",
+            sink.error(.unknownKind, at: kindNode, path: "kind", "unknown kind '\(DisplayText.value(shown))'",
                        hint: suggestion.map { "did you mean '\($0)'?" } ?? "use DeploymentProfile, ProjectConfig or Execution")
             return nil
         }

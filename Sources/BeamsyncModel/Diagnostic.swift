@@ -33,6 +33,9 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case invalidValue = "invalid_value"
     case outOfRange = "out_of_range"
     case inlineSecret = "inline_secret"
+    /// NUL (which PostgreSQL cannot store) anywhere, or a control or format character where the
+    /// field does not allow one.
+    case controlCharacter = "control_character"
     case unknownKind = "unknown_kind"
     case kindMismatch = "kind_mismatch"
     case legacyAPIVersion = "legacy_api_version"
@@ -81,22 +84,30 @@ public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
     ) {
         self.severity = severity
         self.code = code
-        self.location = location
-        self.path = path
-        self.message = message
-        self.hint = hint
-        self.related = related
+        // Every message may quote a value from a document or the database: it is shown with its
+        // invisible characters escaped and without URL credentials or PEM blocks, whatever
+        // renders it (text, JSON, Markdown, the status page).
+        self.location = location.map(Self.displayable)
+        self.path = DisplayText.escaped(path)
+        self.message = DisplayText.escaped(DisplayText.redacted(message))
+        self.hint = hint.map { DisplayText.escaped(DisplayText.redacted($0)) }
+        self.related = related.map(Self.displayable)
+    }
+
+    static func displayable(_ l: SourceLocation) -> SourceLocation {
+        DisplayText.needsEscaping(l.file) ? SourceLocation(file: DisplayText.escaped(l.file), line: l.line, column: l.column) : l
     }
 
     /// `file:line:col: error: path: message (hint: ...)` — the compiler-style line editors understand.
+    /// Escaped again here: a diagnostic decoded from a saved plan did not pass through `init`.
     public var description: String {
         var text = ""
-        if let location { text += "\(location): " }
+        if let location { text += "\(DisplayText.escaped(location.description)): " }
         text += "\(severity.rawValue): "
-        if !path.isEmpty { text += "\(path): " }
-        text += message
-        if let hint { text += " (hint: \(hint))" }
-        for other in related { text += "\n  see also \(other)" }
+        if !path.isEmpty { text += "\(DisplayText.escaped(path)): " }
+        text += DisplayText.escaped(message)
+        if let hint { text += " (hint: \(DisplayText.escaped(hint)))" }
+        for other in related { text += "\n  see also \(DisplayText.escaped(other.description))" }
         return text
     }
 }

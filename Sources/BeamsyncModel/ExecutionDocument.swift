@@ -88,7 +88,7 @@ enum ExecutionDecoder {
         guard var doc = FieldReader(root, path: "", sink: &sink, what: "an Execution mapping") else { return nil }
         let before = sink.diagnostics.errors.count
         if case .value(let v, let n) = doc.string("apiVersion", sink: &sink, required: true), v != ExecutionDocument.apiVersion {
-            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(v)' is not supported for Execution; expected \(ExecutionDocument.apiVersion)",
+            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(DisplayText.value(v))' is not supported for Execution; expected \(ExecutionDocument.apiVersion)",
                        hint: "write `apiVersion: \(ExecutionDocument.apiVersion)`")
         }
         _ = doc.string("kind", sink: &sink, required: true)  // checked by the caller that chose this decoder
@@ -98,7 +98,7 @@ enum ExecutionDecoder {
         if let metaNode = doc.entry("metadata")?.value {
             if var meta = FieldReader(metaNode, path: "metadata", sink: &sink) {
                 name = ProfileDecoder.validatedName(meta.string("name", sink: &sink, required: true), path: "metadata.name", sink: &sink, limit: 128)
-                description = meta.string("description", sink: &sink).value
+                description = meta.string("description", sink: &sink, rule: .freeText).value
                 meta.reportUnknownKeys(sink: &sink)
             }
         } else {
@@ -129,7 +129,7 @@ enum ExecutionDecoder {
                     }
                 case (_, .value(let v, let n)):
                     if UUID(uuidString: v) == nil {
-                        sink.error(.invalidValue, at: n, path: "spec.deployment_profile_id", "'\(v)' is not a UUID",
+                        sink.error(.invalidValue, at: n, path: "spec.deployment_profile_id", "'\(DisplayText.value(v))' is not a UUID",
                                    hint: "use deployment_profile_name instead; it is portable between databases")
                     } else {
                         profile = .id(v.lowercased())
@@ -168,7 +168,7 @@ enum ExecutionDecoder {
             sink.error(.invalidValue, at: n, path: "\(path).path", "give either path or url, not both", hint: "keep one graph source")
         case (.value(let p, let n), _):
             if let problem = RepositoryPath.problem(with: p) {
-                sink.error(.unsafePath, at: n, path: "\(path).path", "graph path '\(p)' is not allowed: \(problem)",
+                sink.error(.unsafePath, at: n, path: "\(path).path", "graph path '\(DisplayText.value(p))' is not allowed: \(problem)",
                            hint: "use a path relative to the repository root, e.g. graphs/hello.graph")
             } else {
                 result = .path(RepositoryPath.normalized(p))
@@ -179,7 +179,7 @@ enum ExecutionDecoder {
             }
         case (_, .value(let u, let n)):
             if let problem = URLCheck.problem(with: u) {
-                sink.error(.invalidValue, at: n, path: "\(path).url", "graph url '\(u)' is not an absolute http(s) URL: \(problem)",
+                sink.error(.invalidValue, at: n, path: "\(path).url", "graph url '\(DisplayText.value(u))' is not an absolute http(s) URL: \(problem)",
                            hint: "write the full address of the graph file")
             }
             switch sha {

@@ -30,6 +30,9 @@ public struct DiagnosticSink: Sendable {
 enum SecretPolicy {
     static let secretKeyFragments = ["password", "passphrase", "passcode", "token", "secret", "private_key", "api_key"]
 
+    /// beampipe's redaction list: a value under a key named like this is never quoted in a message.
+    static let redactedKeyFragments = secretKeyFragments + ["credential", "authorization", "routing_key", "webhook"]
+
     static func looksLikeSecretKey(_ key: String) -> Bool {
         let lower = key.lowercased()
         return secretKeyFragments.contains { lower.contains($0) }
@@ -39,9 +42,66 @@ enum SecretPolicy {
         TextScan.contains(value, "-----BEGIN ") && (TextScan.contains(value, "KEY") || TextScan.contains(value, "CERTIFICATE"))
     }
 
+    /// Whether `value` holds a URL with a password in it (`scheme://user:password@host`).
+    static func hasURLPassword(_ value: String) -> Bool {
+        TextScan.contains(value, "://") && urlUserinfoHasPassword(value)
+    }
+
+    private static func urlUserinfoHasPassword(_ value: String) -> Bool {
+        let b = Array(value.utf8)
+        var i = 0
+        while i + 2 < b.count {
+            if b[i] == UInt8(ascii: ":") && b[i + 1] == UInt8(ascii: "/") && b[i + 2] == UInt8(ascii: "/") {
+                var j = i + 3
+                var colon = false
+                while j < b.count, b[j] != UInt8(ascii: "/"), b[j] != UInt8(ascii: "?"), b[j] != UInt8(ascii: "#"), b[j] > 0x20 {
+                    if b[j] == UInt8(ascii: ":") { colon = true }
+                    if b[j] == UInt8(ascii: "@") && colon { return true }
+                    j += 1
+                }
+                i = j
+                continue
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// Whether any key on a dotted path (`a.db_password[0].x`) is named like a secret: then no
+    /// message quotes the value found there.
+    static func hidesValue(at path: String) -> Bool {
+        guard !path.isEmpty else { return false }
+        let lower = path.lowercased()
+        return redactedKeyFragments.contains { lower.contains($0) }
+    }
+
+    /// How a message quotes a value found at `path`: redacted and escaped, or not at all.
+    static func shown(_ value: String, at path: String) -> String {
+        hidesValue(at: path) ? "(value not shown)" : DisplayText.value(value)
+    }
+
+    /// An inline secret in a string value (a PEM block or a URL with a password), reported without
+    /// quoting it; true when one was found.
+    static func reportInline(_ value: String, node: SourceNode, path: String, sink: inout DiagnosticSink,
+                             mayHoldURLPassword: Bool = true) -> Bool {
+        if looksLikePEM(value) {
+            sink.error(.inlineSecret, at: node, path: path, "value looks like a PEM key or certificate; inline secrets are not allowed",
+                       hint: whereSecretsBelong)
+            return true
+        }
+        if mayHoldURLPassword && hasURLPassword(value) {
+            sink.error(.inlineSecret, at: node, path: path, "value holds a URL with a password in it; inline secrets are not allowed",
+                       hint: "remove the user name and password from the URL; " + whereSecretsBelong)
+            return true
+        }
+        return false
+    }
+
     static let whereSecretsBelong =
-        "secrets never go in the repository: put SSH keys in a credential slot (deployment.ssh_credential names the slot) " +
-        "or the SLURM_SSH_PRIVATE_KEY_PATH / *_FILE variables, and other secrets in files whose paths beamsync reads from the environment"
+        "secrets never go in the repository: install an SSH key in a credential slot, a directory " +
+        "$BEAMSYNC_SSH_CREDENTIALS_DIR/<slot>/ holding the key, its passphrase and known_hosts, and name the slot " +
+        "in deployment.ssh_credential; or give the controller SLURM_SSH_PRIVATE_KEY_FILE, " +
+        "SLURM_SSH_PRIVATE_KEY_PASSPHRASE_FILE and SLURM_SSH_KNOWN_HOSTS_SOURCE"
 }
 
 /// Reads the fields of one YAML mapping, checking types and remembering which keys were used so
@@ -110,20 +170,28 @@ public struct FieldReader {
         }
     }
 
+    /// A string, checked for inline secrets and for the characters `rule` refuses. The reader's
+    /// byte scan decides which checks can apply (a URL password needs an '@', a refused character
+    /// a byte outside printable ASCII).
+    static func checkedString(_ s: String, node: SourceNode, path: String, rule: TextRule, sink: inout DiagnosticSink) -> String? {
+        let bytes = node.byteSummary ?? TextScan.summary(s)
+        if SecretPolicy.reportInline(s, node: node, path: path, sink: &sink, mayHoldURLPassword: bytes.at) { return nil }
+        return !bytes.unusual || rule.check(s, node: node, path: path, sink: &sink) ? s : nil
+    }
+
     public mutating func string(_ key: String, sink: inout DiagnosticSink, required: Bool = false, hint: String? = nil) -> Presence<String> {
+        string(key, sink: &sink, required: required, hint: hint, rule: .line)
+    }
+
+    mutating func string(_ key: String, sink: inout DiagnosticSink, required: Bool = false, hint: String? = nil, rule: TextRule) -> Presence<String> {
         read(key, sink: &sink, required: required, expected: "a string") { value, node, path, sink in
             switch value {
             case .string(let s):
-                if SecretPolicy.looksLikePEM(s) {
-                    sink.error(.inlineSecret, at: node, path: path,
-                               "value looks like a PEM key or certificate; inline secrets are not allowed",
-                               hint: SecretPolicy.whereSecretsBelong)
-                    return nil
-                }
-                return s
+                return Self.checkedString(s, node: node, path: path, rule: rule, sink: &sink)
             case .int, .bigInt, .float, .bool:
-                sink.error(.wrongType, at: node, path: path, "expected a string, found \(value.kindDescription) (\(Self.text(of: node)))",
-                           hint: hint ?? "quote the value: \(Self.lastComponent(path)): \"\(Self.text(of: node))\"")
+                let shown = Self.shown(node, at: path)
+                sink.error(.wrongType, at: node, path: path, "expected a string, found \(value.kindDescription) (\(shown))",
+                           hint: hint ?? (SecretPolicy.hidesValue(at: path) ? "quote the value" : "quote the value: \(Self.lastComponent(path)): \"\(shown)\""))
                 return nil
             case .null:
                 return nil
@@ -137,17 +205,17 @@ public struct FieldReader {
             case .int(let i) where i >= Int64(Int32.min) && i <= Int64(Int32.max):
                 return Int(i)
             case .int, .bigInt:
-                sink.error(.outOfRange, at: node, path: path, "integer \(Self.text(of: node)) does not fit in 32 bits",
+                sink.error(.outOfRange, at: node, path: path, "integer \(Self.shown(node, at: path)) does not fit in 32 bits",
                            hint: "use a value between \(Int32.min) and \(Int32.max)")
                 return nil
             case .float(let d) where d.rounded() == d && abs(d) < 1e9:
-                sink.error(.wrongType, at: node, path: path, "expected an integer, found a number with a fraction (\(Self.text(of: node)))",
+                sink.error(.wrongType, at: node, path: path, "expected an integer, found a number with a fraction (\(Self.shown(node, at: path)))",
                            hint: "write it without the decimal point: \(Int(d))")
                 return nil
             default:
-                let shown = Self.text(of: node)
-                sink.error(.wrongType, at: node, path: path, "expected an integer, found \(value.kindDescription) (\(shown.isEmpty ? "empty" : shown))",
-                           hint: Int(shown.trimmingCharacters(in: .whitespaces)) != nil
+                let text = Self.text(of: node), shown = Self.shown(node, at: path)
+                sink.error(.wrongType, at: node, path: path, "expected an integer, found \(value.kindDescription) (\(text.isEmpty ? "empty" : shown))",
+                           hint: Int(text.trimmingCharacters(in: .whitespaces)) != nil
                                ? "remove the quotes so it reads as a number" : "write a whole number such as 1")
                 return nil
             }
@@ -160,7 +228,7 @@ public struct FieldReader {
             case .int(let i): return Double(i)
             case .float(let d): return d
             default:
-                sink.error(.wrongType, at: node, path: path, "expected a number, found \(value.kindDescription) (\(Self.text(of: node)))",
+                sink.error(.wrongType, at: node, path: path, "expected a number, found \(value.kindDescription) (\(Self.shown(node, at: path)))",
                            hint: "write a number such as 2.5")
                 return nil
             }
@@ -170,8 +238,8 @@ public struct FieldReader {
     public mutating func bool(_ key: String, sink: inout DiagnosticSink, required: Bool = false) -> Presence<Bool> {
         read(key, sink: &sink, required: required, expected: "true or false") { value, node, path, sink in
             if case .bool(let b) = value { return b }
-            let shown = Self.text(of: node)
-            let yaml11 = ["yes", "no", "on", "off", "y", "n"].contains(shown.lowercased())
+            let shown = Self.shown(node, at: path)
+            let yaml11 = ["yes", "no", "on", "off", "y", "n"].contains(Self.text(of: node).lowercased())
             sink.error(.wrongType, at: node, path: path, "expected true or false, found \(value.kindDescription) (\(shown))",
                        hint: yaml11 ? "YAML 1.2 reads '\(shown)' as a string; write true or false" : "write true or false without quotes")
             return nil
@@ -184,8 +252,8 @@ public struct FieldReader {
         let allowed = E.allCases.map(\.rawValue)
         return read(key, sink: &sink, required: required, expected: "one of \(allowed.joined(separator: ", "))") { value, node, path, sink in
             if case .string(let s) = value, let e = E(rawValue: s) { return e }
-            let shown = Self.text(of: node)
-            let suggestion = Suggest.closest(to: shown.lowercased(), in: allowed).map { "did you mean '\($0)'? " } ?? ""
+            let shown = Self.shown(node, at: path)
+            let suggestion = Suggest.closest(to: Self.text(of: node).lowercased(), in: allowed).map { "did you mean '\($0)'? " } ?? ""
             sink.error(.invalidValue, at: node, path: path, "'\(shown)' is not allowed; expected one of: \(allowed.joined(separator: ", "))",
                        hint: "\(suggestion)values are lower-case")
             return nil
@@ -229,6 +297,12 @@ public struct FieldReader {
 
     static func text(of node: SourceNode) -> String {
         if case .scalar(let s) = node { return s.text }
+        return node.kindDescription
+    }
+
+    /// The node's text as a message may quote it (see `SecretPolicy.shown`).
+    static func shown(_ node: SourceNode, at path: String) -> String {
+        if case .scalar(let s) = node { return SecretPolicy.shown(s.text, at: path) }
         return node.kindDescription
     }
 

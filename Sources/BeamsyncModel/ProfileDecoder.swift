@@ -13,17 +13,18 @@ public enum ProfileDecoder {
 
         // Optional headers, accepted so profiles can sit beside other beampipe documents.
         if case .value(let v, let n) = doc.string("apiVersion", sink: &sink), v != apiVersion {
-            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(v)' is not supported for DeploymentProfile; expected \(apiVersion)",
+            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(DisplayText.value(v))' is not supported for DeploymentProfile; expected \(apiVersion)",
                        hint: "write `apiVersion: \(apiVersion)` or leave the line out")
         }
         if case .value(let v, let n) = doc.string("kind", sink: &sink), v != DocumentKind.deploymentProfile.rawValue {
-            sink.error(.kindMismatch, at: n, path: "kind", "kind '\(v)' is not DeploymentProfile", hint: "write `kind: DeploymentProfile`")
+            sink.error(.kindMismatch, at: n, path: "kind", "kind '\(DisplayText.value(v))' is not DeploymentProfile", hint: "write `kind: DeploymentProfile`")
         }
 
         let name = validatedName(doc.string("name", sink: &sink, required: true), path: "name", sink: &sink)
-        let description = doc.string("description", sink: &sink)
-        if case .value(let d, let n) = description, d.count > 255 {
-            sink.error(.outOfRange, at: n, path: "description", "description is \(d.count) characters; at most 255 are stored",
+        let description = doc.string("description", sink: &sink, rule: .freeText)
+        // PostgreSQL's VARCHAR(255) counts Unicode scalars, not what a person sees as one character.
+        if case .value(let d, let n) = description, d.utf8.count > 255, d.unicodeScalars.count > 255 {
+            sink.error(.outOfRange, at: n, path: "description", "description is \(d.unicodeScalars.count) characters; at most 255 are stored",
                        hint: "shorten the description")
         }
         let projectModule = doc.string("project_module", sink: &sink)
@@ -80,6 +81,8 @@ public enum ProfileDecoder {
     }
 
     static func suggestedName(_ name: String, limit: Int) -> String {
+        // A name written with '@' may be a URL or user:password@host: suggest nothing built from it.
+        if name.utf8.contains(UInt8(ascii: "@")) { return "my-profile" }
         let cleaned = String(name.unicodeScalars.map { nameCharacters.contains($0) ? Character($0) : "-" }.prefix(limit))
         return cleaned.isEmpty ? "my-profile" : cleaned
     }
@@ -89,10 +92,10 @@ public enum ProfileDecoder {
             sink.error(.invalidValue, at: node, path: path, "project_module is blank",
                        hint: "name a project (its ProjectConfig metadata.id), or leave the field out for a global profile")
         } else if TextScan.hasOuterWhitespace(p) {
-            sink.error(.invalidValue, at: node, path: path, "project_module '\(p)' has leading or trailing spaces",
+            sink.error(.invalidValue, at: node, path: path, "project_module '\(DisplayText.value(p))' has leading or trailing spaces",
                        hint: "remove the spaces; project ids are matched exactly")
-        } else if p.count > 50 {
-            sink.error(.outOfRange, at: node, path: path, "project_module is \(p.count) characters; at most 50 are stored",
+        } else if p.utf8.count > 50, p.unicodeScalars.count > 50 {
+            sink.error(.outOfRange, at: node, path: path, "project_module is \(p.unicodeScalars.count) characters; at most 50 are stored",
                        hint: "use a shorter project id")
         }
     }
@@ -106,7 +109,7 @@ public enum ProfileDecoder {
         if let n = atLeast(0, r.int("num_islands", sink: &sink), path: "translation.num_islands", sink: &sink) { t.numIslands = n }
         if case .value(let url, let n) = r.string("tm_url", sink: &sink) {
             if let problem = URLCheck.problem(with: url) {
-                sink.error(.invalidValue, at: n, path: "translation.tm_url", "tm_url '\(url)' is not an absolute http(s) URL: \(problem)",
+                sink.error(.invalidValue, at: n, path: "translation.tm_url", "tm_url '\(DisplayText.value(url))' is not an absolute http(s) URL: \(problem)",
                            hint: "write the Translator Manager's address, e.g. http://dlg-tm.example.org:8084")
             } else {
                 t.tmURL = url
@@ -144,6 +147,31 @@ public enum ProfileDecoder {
         return v
     }
 
+    /// A host field: a DNS name or an IP literal (`ValueSyntax.hostProblem`), never quoted back.
+    static func host(_ v: String?, node: SourceNode?, path: String, sink: inout DiagnosticSink) -> String? {
+        guard let v else { return nil }
+        if let problem = ValueSyntax.hostProblem(v) {
+            sink.error(.invalidValue, at: node, path: path, "\(FieldReader.lastComponent(path)) must be a host name or an IP address: \(problem)",
+                       hint: "write a DNS name such as dim.example.org, an IPv4 address such as 10.0.0.5, or an IPv6 address such as fd00::5; "
+                           + "no scheme, port, path or user")
+            return nil
+        }
+        return v
+    }
+
+    /// A value that becomes one word of a command on the login node; `problem` is a `ValueSyntax` check.
+    static func word(_ v: String?, node: SourceNode?, path: String, problem: (String) -> String?, example: String,
+                     sink: inout DiagnosticSink) -> String? {
+        guard let v else { return nil }
+        if let reason = problem(v) {
+            sink.error(.invalidValue, at: node, path: path, reason,
+                       hint: "write it as the cluster knows it, e.g. \(example); it is passed to commands on the login node, "
+                           + "so shell syntax is refused")
+            return nil
+        }
+        return v
+    }
+
     static func decodeDeployment(_ node: SourceNode, sink: inout DiagnosticSink) -> DeploymentTarget? {
         guard var r = FieldReader(node, path: "deployment", sink: &sink) else { return nil }
         let kindPresence = r.enumeration("kind", DeploymentKind.self, sink: &sink, required: true)
@@ -160,11 +188,15 @@ public enum ProfileDecoder {
     static func decodeRest(_ r: inout FieldReader, sink: inout DiagnosticSink) -> RestRemoteDeployment? {
         let before = sink.diagnostics.errors.count
         let dimHost = r.string("dim_host_for_tm", sink: &sink)
-        if case .value = dimHost { _ = nonBlank(dimHost, path: "deployment.dim_host_for_tm", sink: &sink, what: "the DIM host name the Translator Manager can reach") }
+        if case .value = dimHost {
+            _ = host(nonBlank(dimHost, path: "deployment.dim_host_for_tm", sink: &sink, what: "the DIM host name the Translator Manager can reach"),
+                     node: dimHost.node, path: "deployment.dim_host_for_tm", sink: &sink)
+        }
         let dimPort = r.int("dim_port_for_tm", sink: &sink)
         _ = port(dimPort, path: "deployment.dim_port_for_tm", sink: &sink)
         let deployHostPresence = r.string("deploy_host", sink: &sink, required: true)
-        let deployHost = nonBlank(deployHostPresence, path: "deployment.deploy_host", sink: &sink, what: "the DIM host name beamsync deploys to")
+        let deployHost = host(nonBlank(deployHostPresence, path: "deployment.deploy_host", sink: &sink, what: "the DIM host name beamsync deploys to"),
+                              node: deployHostPresence.node, path: "deployment.deploy_host", sink: &sink)
         let deployPort = r.int("deploy_port", sink: &sink)
         _ = port(deployPort, path: "deployment.deploy_port", sink: &sink)
         let useHTTPS = r.bool("use_https", sink: &sink)
@@ -182,18 +214,32 @@ public enum ProfileDecoder {
 
     static func decodeSlurm(_ r: inout FieldReader, sink: inout DiagnosticSink) -> SlurmRemoteDeployment? {
         let before = sink.diagnostics.errors.count
-        let loginNode = nonBlank(r.string("login_node", sink: &sink, required: true), path: "deployment.login_node", sink: &sink, what: "the login node's host name")
+        let loginPresence = r.string("login_node", sink: &sink, required: true)
+        let loginNode = host(nonBlank(loginPresence, path: "deployment.login_node", sink: &sink, what: "the login node's host name"),
+                             node: loginPresence.node, path: "deployment.login_node", sink: &sink)
         let sshPort = r.int("ssh_port", sink: &sink)
         _ = port(sshPort, path: "deployment.ssh_port", sink: &sink)
         let remoteUser = r.string("remote_user", sink: &sink)
-        if case .value = remoteUser { _ = nonBlank(remoteUser, path: "deployment.remote_user", sink: &sink, what: "the remote account name") }
-        let account = nonBlank(r.string("account", sink: &sink, required: true), path: "deployment.account", sink: &sink, what: "the Slurm account to charge")
+        if case .value = remoteUser {
+            _ = word(nonBlank(remoteUser, path: "deployment.remote_user", sink: &sink, what: "the remote account name"), node: remoteUser.node,
+                     path: "deployment.remote_user", problem: ValueSyntax.userNameProblem, example: "jsmith", sink: &sink)
+        }
+        let accountPresence = r.string("account", sink: &sink, required: true)
+        let account = word(nonBlank(accountPresence, path: "deployment.account", sink: &sink, what: "the Slurm account to charge"),
+                           node: accountPresence.node, path: "deployment.account", problem: ValueSyntax.accountProblem, example: "pawsey0411", sink: &sink)
         func absolute(_ key: String) -> String? {
             let path = "deployment.\(key)"
             guard let v = nonBlank(r.string(key, sink: &sink, required: true), path: path, sink: &sink, what: "an absolute remote path") else { return nil }
             guard v.hasPrefix("/") else {
-                sink.error(.invalidValue, at: r.mapping.value(for: key), path: path, "\(key) must be an absolute remote path, found '\(v)'",
-                           hint: "start it with '/', e.g. /scratch/project/\(v)")
+                let shown = DisplayText.value(v)
+                sink.error(.invalidValue, at: r.mapping.value(for: key), path: path, "\(key) must be an absolute remote path, found '\(shown)'",
+                           hint: "start it with '/', e.g. /scratch/project/\(shown)")
+                return nil
+            }
+            if let problem = ValueSyntax.remotePathProblem(v) {
+                sink.error(.invalidValue, at: r.mapping.value(for: key), path: path, problem,
+                           hint: "write the directory out in full, e.g. /scratch/project/user/dlg: shell characters, $VARIABLES and '..' "
+                               + "would mean different things where beampipe quotes the path and where DALiuGE's job script does not")
                 return nil
             }
             return v
@@ -209,6 +255,7 @@ public enum ProfileDecoder {
         }
         let execPrefix = r.string("exec_prefix", sink: &sink)
         let facility = r.string("facility", sink: &sink)
+        _ = word(facility.value, node: facility.node, path: "deployment.facility", problem: ValueSyntax.facilityProblem, example: "setonix", sink: &sink)
         let jobDuration = r.int("job_duration_minutes", sink: &sink)
         let numNodes = r.int("num_nodes", sink: &sink)
         let numIslands = r.int("num_islands", sink: &sink)
@@ -221,14 +268,14 @@ public enum ProfileDecoder {
         let zerorun = r.bool("zerorun", sink: &sink)
         let sleepncopy = r.bool("sleepncopy", sink: &sink)
         let checkWithSession = r.bool("check_with_session", sink: &sink)
-        let venv = r.string("venv", sink: &sink)
-        let modules = r.string("modules", sink: &sink)
+        let venv = r.string("venv", sink: &sink, rule: .shellText)
+        let modules = r.string("modules", sink: &sink, rule: .shellText)
         let verify = r.bool("verify_ssl", sink: &sink)
-        let template = r.string("slurm_template", sink: &sink)
+        let template = r.string("slurm_template", sink: &sink, rule: .shellText)
         let credential = r.string("ssh_credential", sink: &sink)
         if case .value(let slot, let n) = credential { checkCredentialSlot(slot, node: n, sink: &sink) }
         let containerRuntime = r.string("container_runtime", sink: &sink)
-        let environmentSetup = r.string("environment_setup", sink: &sink)
+        let environmentSetup = r.string("environment_setup", sink: &sink, rule: .shellText)
 
         var resources = SlurmResources()
         if let node = r.child("resources") { resources = decodeResources(node, sink: &sink) ?? resources }
@@ -288,17 +335,20 @@ public enum ProfileDecoder {
         guard var r = FieldReader(node, path: "deployment.resources", sink: &sink) else { return nil }
         let before = sink.diagnostics.errors.count
         var res = SlurmResources()
-        func text(_ key: String) -> String? {
-            nonBlank(r.string(key, sink: &sink), path: "deployment.resources.\(key)", sink: &sink, what: "a value or remove the line")
+        func text(_ key: String, _ problem: (String) -> String?, example: String) -> String? {
+            let path = "deployment.resources.\(key)"
+            let p = r.string(key, sink: &sink)
+            return word(nonBlank(p, path: path, sink: &sink, what: "a value or remove the line"), node: p.node, path: path,
+                        problem: problem, example: example, sink: &sink)
         }
-        res.partition = text("partition")
+        res.partition = text("partition", ValueSyntax.partitionProblem, example: "work")
         res.nodes = atLeast(1, r.int("nodes", sink: &sink), path: "deployment.resources.nodes", sink: &sink)
         res.tasks = atLeast(1, r.int("tasks", sink: &sink), path: "deployment.resources.tasks", sink: &sink)
         res.cpusPerTask = atLeast(1, r.int("cpus_per_task", sink: &sink), path: "deployment.resources.cpus_per_task", sink: &sink)
-        res.memory = text("memory")
+        res.memory = text("memory", ValueSyntax.memoryProblem, example: "64G")
         res.wallTimeMinutes = atLeast(1, r.int("wall_time_minutes", sink: &sink), path: "deployment.resources.wall_time_minutes", sink: &sink)
-        res.constraint = text("constraint")
-        res.qualityOfService = text("quality_of_service")
+        res.constraint = text("constraint", ValueSyntax.constraintProblem, example: "amd&gpu")
+        res.qualityOfService = text("quality_of_service", ValueSyntax.qosProblem, example: "normal")
         r.reportUnknownKeys(sink: &sink)
         return sink.diagnostics.errors.count == before ? res : nil
     }
@@ -315,8 +365,20 @@ public enum ProfileDecoder {
     }
 }
 
-/// Minimal absolute-URL check (scheme, host, port) without Foundation's lenient parser.
+/// Minimal absolute-URL check (scheme, host, port) without Foundation's lenient parser. The
+/// problem it returns never quotes the URL (it may hold credentials).
 enum URLCheck {
+    /// Characters RFC 3986 never allows unencoded; no real URL needs them.
+    private static func isRefused(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"), UInt8(ascii: "^"), UInt8(ascii: "`"),
+             UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return true
+        default:
+            return b <= 0x20 || b == 0x7F
+        }
+    }
+
     static func problem(with url: String) -> String? {
         let lower = url.lowercased()
         let rest: Substring
@@ -324,6 +386,9 @@ enum URLCheck {
         else if lower.hasPrefix("https://") { rest = url.dropFirst(8) }
         else { return "it must start with http:// or https://" }
         if url.contains(where: { $0.isWhitespace }) { return "it contains spaces" }
+        if let bad = url.utf8.first(where: isRefused) {
+            return "'\(DisplayText.escaped(String(Character(Unicode.Scalar(bad)))))' must be percent-encoded in a URL"
+        }
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if authority.contains("@" as Character) { return "credentials in URLs are not allowed" }
         var host = Substring(authority)
@@ -338,8 +403,10 @@ enum URLCheck {
             let portText = host[host.index(after: colon)...]
             guard let p = Int(portText), (1...65535).contains(p) else { return "the port is not a number between 1 and 65535" }
             host = host[..<colon]
+            if host.utf8.contains(UInt8(ascii: ":")) { return "an IPv6 address in a URL goes in brackets, e.g. http://[fd00::1]:8084" }
         }
         if host.isEmpty { return "it has no host name" }
+        if let problem = ValueSyntax.hostProblem(String(host)) { return "its host is not a host name or an IP address: \(problem)" }
         return nil
     }
 }

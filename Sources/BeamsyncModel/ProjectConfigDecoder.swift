@@ -35,8 +35,8 @@ public enum ProjectConfigDecoder {
             return Result(config: nil, parsed: nil, diagnostics: ctx.sink.diagnostics, findings: [])
         }
         let apiVersion = r.required("apiVersion", ctx: &ctx, expected: ProjectConfig.APIVersion.v2.rawValue)
-            .flatMap { ctx.string($0, path: "apiVersion") }
-        let kind = r.required("kind", ctx: &ctx, expected: "ProjectConfig").flatMap { ctx.string($0, path: "kind") }
+            .flatMap { ctx.string($0, path: "apiVersion", rule: .line) }
+        let kind = r.required("kind", ctx: &ctx, expected: "ProjectConfig").flatMap { ctx.string($0, path: "kind", rule: .line) }
 
         let document: ProjectConfig.Document
         let findings: [ProjectConfigFinding]

@@ -58,7 +58,7 @@ enum ProjectV2Decoder {
     static func mappingSpec(_ node: SourceNode, path: String, ctx: inout Ctx) -> ProjectConfig.MappingSpec? {
         guard var r = ProjectStructReader(node, path: path, structName: "MappingSpec", fields: ["from", "transform"], ctx: &ctx) else { return nil }
         var out = ProjectConfig.MappingSpec()
-        if let v = r.value("from", ctx: &ctx), let s = ctx.string(v, path: r.childPath("from")) { out.from = s }
+        if let v = r.value("from", ctx: &ctx), let s = ctx.string(v, path: r.childPath("from"), rule: .line) { out.from = s }
         if let v = r.optional("transform", ctx: &ctx) { out.transform = transformRef(v, path: r.childPath("transform"), ctx: &ctx) }
         r.finish(ctx: &ctx)
         return out
@@ -66,12 +66,12 @@ enum ProjectV2Decoder {
 
     /// serde's untagged enum: a string, or a list of strings; anything else matches no variant.
     static func transformRef(_ node: SourceNode, path: String, ctx: inout Ctx) -> ProjectConfig.TransformRef? {
-        if case .scalar(let s) = node, case .string = s.value { return ctx.string(node, path: path).map { .name($0) } }
+        if case .scalar(let s) = node, case .string = s.value { return ctx.string(node, path: path, rule: .line).map { .name($0) } }
         if case .sequence(let seq) = node, seq.items.allSatisfy({ if case .scalar(let s) = $0, case .string = s.value { true } else { false } }) {
-            return ctx.stringList(node, path: path).map { .chain($0) }
+            return ctx.stringList(node, path: path, rule: .line).map { .chain($0) }
         }
         ctx.problem(.wrongType, at: node, path: path,
-                    "data did not match any variant of untagged enum TransformRef (found \(ProjectDecodeContext.unexpected(node)))",
+                    "data did not match any variant of untagged enum TransformRef (found \(ProjectDecodeContext.unexpected(node, path: path)))",
                     hint: "write one transform name (`transform: trim`) or a list of names (`transform: [trim, lowercase]`)")
         return nil
     }
@@ -89,11 +89,11 @@ enum ProjectV2Decoder {
         guard var r = ProjectStructReader(node, path: path, structName: "ManifestConfig",
                                           fields: ["group_by", "source_template", "dataset_template", "expand_from", "path"], ctx: &ctx)
         else { return out }
-        if let v = r.value("group_by", ctx: &ctx) { out.groupBy = ctx.stringList(v, path: r.childPath("group_by")) ?? [] }
+        if let v = r.value("group_by", ctx: &ctx) { out.groupBy = ctx.stringList(v, path: r.childPath("group_by"), rule: .line) ?? [] }
         if let v = r.value("source_template", ctx: &ctx) { out.sourceTemplate = template(v, path: r.childPath("source_template"), ctx: &ctx) ?? [:] }
         if let v = r.optional("dataset_template", ctx: &ctx) { out.datasetTemplate = template(v, path: r.childPath("dataset_template"), ctx: &ctx) }
-        out.expandFrom = ctx.optionalString(r.optional("expand_from", ctx: &ctx), path: r.childPath("expand_from"))
-        if let v = r.value("path", ctx: &ctx), let s = ctx.string(v, path: r.childPath("path")) { out.path = s }
+        out.expandFrom = ctx.optionalString(r.optional("expand_from", ctx: &ctx), path: r.childPath("expand_from"), rule: .line)
+        if let v = r.value("path", ctx: &ctx), let s = ctx.string(v, path: r.childPath("path"), rule: .line) { out.path = s }
         r.finish(ctx: &ctx)
         return out
     }
@@ -121,7 +121,7 @@ enum ProjectV2Decoder {
         guard var r = ProjectStructReader(node, path: path, structName: "OutputVerificationConfig",
                                           fields: ["required", "inventory_schema"], ctx: &ctx) else { return out }
         if let v = r.value("required", ctx: &ctx), let b = ctx.bool(v, path: r.childPath("required")) { out.required = b }
-        if let v = r.value("inventory_schema", ctx: &ctx), let s = ctx.string(v, path: r.childPath("inventory_schema")) { out.inventorySchema = s }
+        if let v = r.value("inventory_schema", ctx: &ctx), let s = ctx.string(v, path: r.childPath("inventory_schema"), rule: .line) { out.inventorySchema = s }
         r.finish(ctx: &ctx)
         return out
     }
@@ -182,11 +182,11 @@ enum ProjectV1Decoder {
         guard var r = ProjectStructReader(node, path: path, structName: "ManifestConfig",
                                           fields: ["group_by", "source_template", "dataset_template", "expand_from", "path"], ctx: &ctx)
         else { return out }
-        if let v = r.value("group_by", ctx: &ctx) { out.groupBy = ctx.stringList(v, path: r.childPath("group_by")) ?? [] }
+        if let v = r.value("group_by", ctx: &ctx) { out.groupBy = ctx.stringList(v, path: r.childPath("group_by"), rule: .line) ?? [] }
         if let v = r.value("source_template", ctx: &ctx) { out.sourceTemplate = ctx.freeJSON(v, path: r.childPath("source_template")) }
         if let v = r.optional("dataset_template", ctx: &ctx) { out.datasetTemplate = ctx.freeJSON(v, path: r.childPath("dataset_template")) }
-        out.expandFrom = ctx.optionalString(r.optional("expand_from", ctx: &ctx), path: r.childPath("expand_from"))
-        if let v = r.value("path", ctx: &ctx), let s = ctx.string(v, path: r.childPath("path")) { out.path = s }
+        out.expandFrom = ctx.optionalString(r.optional("expand_from", ctx: &ctx), path: r.childPath("expand_from"), rule: .line)
+        if let v = r.value("path", ctx: &ctx), let s = ctx.string(v, path: r.childPath("path"), rule: .line) { out.path = s }
         r.finish(ctx: &ctx)
         return out
     }

@@ -54,8 +54,12 @@ struct ProjectDecodeContext {
 
     // MARK: serde's wording
 
-    /// serde's `Unexpected` text for a node: ``integer `5` ``, ``string "x"``, `map`, ...
-    static func unexpected(_ node: SourceNode) -> String {
+    /// serde's `Unexpected` text for a node: ``integer `5` ``, ``string "x"``, `map`, ... Under a
+    /// secret-named key (`SecretPolicy.hidesValue`) only the kind is named.
+    static func unexpected(_ node: SourceNode, path: String) -> String {
+        if SecretPolicy.hidesValue(at: path), case .scalar(let s) = node, s.value != .null {
+            return "\(s.value.kindDescription) (value not shown)"
+        }
         switch node {
         case .mapping: return "map"
         case .sequence: return "sequence"
@@ -66,7 +70,7 @@ struct ProjectDecodeContext {
             case .int(let i): return "integer `\(i)`"
             case .bigInt(let t): return "integer `\(t)`"
             case .float(let d): return "floating point `\(d.isFinite ? RyuFormat.string(d) : s.text)`"
-            case .string(let t): return "string \(debugQuoted(t))"
+            case .string(let t): return "string \(debugQuoted(DisplayText.redacted(t)))"
             }
         }
     }
@@ -98,23 +102,25 @@ struct ProjectDecodeContext {
     /// Records `invalid type: {found}, expected {expected}` with a hint that fits the mismatch.
     mutating func typeError(_ node: SourceNode, path: String, expected: String, hint: String? = nil) {
         let key = Self.lastKey(path)
-        let found = Self.unexpected(node)
+        let found = Self.unexpected(node, path: path)
+        let hidden = SecretPolicy.hidesValue(at: path)
         var fix = hint
         if fix == nil {
             switch expected {
             case "a string":
                 if case .scalar(let s) = node, s.value != .null {
-                    fix = "quote the value so it reads as text: \(key): \"\(s.text)\""
+                    fix = hidden ? "quote the value so it reads as text" : "quote the value so it reads as text: \(key): \"\(DisplayText.value(s.text))\""
                 } else {
                     fix = "write a single text value after `\(key):`"
                 }
             case "a boolean":
                 let text = FieldReader.text(of: node)
                 fix = ["yes", "no", "on", "off", "y", "n"].contains(text.lowercased())
-                    ? "YAML 1.2 reads '\(text)' as a string; write true or false" : "write true or false without quotes"
+                    ? "YAML 1.2 reads '\(DisplayText.value(text))' as a string; write true or false" : "write true or false without quotes"
             case "i64", "i32", "u64", "u32":
                 if case .scalar(let s) = node, case .float(let d) = s.value, d.isFinite, d.rounded() == d {
-                    fix = "this field is an integer; write it without the decimal point: \(Int64(exactly: d).map(String.init) ?? s.text)"
+                    fix = hidden ? "this field is an integer; write it without the decimal point"
+                        : "this field is an integer; write it without the decimal point: \(Int64(exactly: d).map(String.init) ?? s.text)"
                 } else if case .scalar(let s) = node, case .string(let t) = s.value, Int64(t.trimmingCharacters(in: .whitespaces)) != nil {
                     fix = "remove the quotes so it reads as a number"
                 } else {
@@ -137,24 +143,27 @@ struct ProjectDecodeContext {
 
     // MARK: Scalars. `nil` means the value was wrong (already reported).
 
-    mutating func string(_ node: SourceNode, path: String) -> String? {
+    /// A string; `rule` says which control characters it may hold (free text by default: queries
+    /// and templates span lines).
+    mutating func string(_ node: SourceNode, path: String, rule: TextRule = .freeText) -> String? {
         map.record(path, node)
         guard case .scalar(let s) = node, case .string(let text) = s.value else {
             typeError(node, path: path, expected: "a string")
             return nil
         }
-        if SecretPolicy.looksLikePEM(text) {
-            problem(.inlineSecret, at: node, path: path, "value looks like a PEM key or certificate; inline secrets are not allowed",
-                    hint: SecretPolicy.whereSecretsBelong)
+        let bytes = node.byteSummary ?? TextScan.summary(text)
+        if SecretPolicy.reportInline(text, node: node, path: path, sink: &sink, mayHoldURLPassword: bytes.at)
+            || (bytes.unusual && !rule.check(text, node: node, path: path, sink: &sink)) {
+            problemPaths.append(path)
             return nil
         }
         return text
     }
 
     /// `Option<String>`: absent or null is nil.
-    mutating func optionalString(_ node: SourceNode?, path: String) -> String? {
+    mutating func optionalString(_ node: SourceNode?, path: String, rule: TextRule = .freeText) -> String? {
         guard let node, !node.isNullScalar else { return nil }
-        return string(node, path: path)
+        return string(node, path: path, rule: rule)
     }
 
     mutating func bool(_ node: SourceNode, path: String) -> Bool? {
@@ -181,7 +190,7 @@ struct ProjectDecodeContext {
             return nil
         }
         let range = "\(I.min)...\(I.max)"
-        problem(.outOfRange, at: node, path: path, "invalid value: integer `\(s.text)`, expected \(rustName)",
+        problem(.outOfRange, at: node, path: path, "invalid value: integer `\(SecretPolicy.shown(s.text, at: path))`, expected \(rustName)",
                 hint: I.min == 0 ? "use a whole number from 0 to \(I.max); negative values are not allowed" : "use a whole number in \(range)")
         return nil
     }
@@ -210,7 +219,7 @@ struct ProjectDecodeContext {
         case .bigInt(let t): return Double(t)
         case .float(let d) where d.isFinite: return d
         case .float:
-            problem(.invalidValue, at: node, path: path, "\(rule); '\(s.text)' is not a finite number",
+            problem(.invalidValue, at: node, path: path, "\(rule); '\(SecretPolicy.shown(s.text, at: path))' is not a finite number",
                     hint: "write a positive number of seconds such as 30 (beampipe would turn \(s.text) into null and drop the setting)")
             return nil
         default:
@@ -219,8 +228,8 @@ struct ProjectDecodeContext {
         }
     }
 
-    mutating func stringList(_ node: SourceNode, path: String) -> [String]? {
-        sequence(node, path: path) { ctx, item, itemPath in ctx.string(item, path: itemPath) }
+    mutating func stringList(_ node: SourceNode, path: String, rule: TextRule = .freeText) -> [String]? {
+        sequence(node, path: path) { ctx, item, itemPath in ctx.string(item, path: itemPath, rule: rule) }
     }
 
     // MARK: Containers
@@ -275,16 +284,16 @@ struct ProjectDecodeContext {
         case .scalar(let s):
             switch s.value {
             case .float(let d) where !d.isFinite:
-                sink.warning(.invalidValue, at: node, path: path, "'\(s.text)' is not a finite number; beampipe stores it as null",
+                sink.warning(.invalidValue, at: node, path: path, "'\(SecretPolicy.shown(s.text, at: path))' is not a finite number; beampipe stores it as null",
                              hint: "write null, or a finite number")
                 return .null
             case .bigInt(let t):
                 problem(.outOfRange, at: node, path: path, "integer \(t) does not fit in 64 bits",
                         hint: "quote it to keep it as text")
                 return .null
-            case .string(let t) where SecretPolicy.looksLikePEM(t):
-                problem(.inlineSecret, at: node, path: path, "value looks like a PEM key or certificate; inline secrets are not allowed",
-                        hint: SecretPolicy.whereSecretsBelong)
+            case .string(let t) where SecretPolicy.looksLikePEM(t) || (s.bytes.at && SecretPolicy.hasURLPassword(t)):
+                _ = SecretPolicy.reportInline(t, node: node, path: path, sink: &sink)
+                problemPaths.append(path)
                 return .null
             default:
                 return s.value.jsonValue
@@ -295,6 +304,9 @@ struct ProjectDecodeContext {
 
 extension SourceNode {
     var isNullScalar: Bool { if case .scalar(let s) = self, s.value == .null { true } else { false } }
+
+    /// The reader's byte summary of a scalar's text; nil for mappings and lists.
+    var byteSummary: TextScan.ByteSummary? { if case .scalar(let s) = self { s.bytes } else { nil } }
 }
 
 /// The members of one struct: marks keys as read, reports missing required members and, at the

@@ -9,7 +9,15 @@ enum ProjectSectionDecoder {
         var out = ProjectConfig.Metadata(id: "")
         guard let node, var r = ProjectStructReader(node, path: path, structName: "ProjectMetadata", fields: ["id", "description"], ctx: &ctx)
         else { return out }
-        if let v = r.required("id", ctx: &ctx, expected: "my_project") { out.id = ctx.string(v, path: r.childPath("id")) ?? "" }
+        if let v = r.required("id", ctx: &ctx, expected: "my_project") {
+            out.id = ctx.string(v, path: r.childPath("id"), rule: .line) ?? ""
+            // project_configs.project_id is VARCHAR(80), which counts Unicode scalars.
+            if out.id.utf8.count > 80, out.id.unicodeScalars.count > 80 {
+                ctx.problem(.outOfRange, at: v, path: r.childPath("id"), "metadata.id is \(out.id.unicodeScalars.count) characters; at most 80 are stored",
+                            hint: "use a shorter project id")
+                out.id = ""
+            }
+        }
         out.description = ctx.optionalString(r.optional("description", ctx: &ctx), path: r.childPath("description"))
         r.finish(ctx: &ctx)
         return out
@@ -19,9 +27,9 @@ enum ProjectSectionDecoder {
         var out = ProjectConfig.Adapters()
         guard var r = ProjectStructReader(node, path: path, structName: "AdapterConfig",
                                           fields: ["required", "casda_tap_url", "vizier_tap_url", "tap"], ctx: &ctx) else { return out }
-        if let v = r.value("required", ctx: &ctx) { out.required = ctx.stringList(v, path: r.childPath("required")) ?? [] }
-        out.casdaTapURL = ctx.optionalString(r.optional("casda_tap_url", ctx: &ctx), path: r.childPath("casda_tap_url"))
-        out.vizierTapURL = ctx.optionalString(r.optional("vizier_tap_url", ctx: &ctx), path: r.childPath("vizier_tap_url"))
+        if let v = r.value("required", ctx: &ctx) { out.required = ctx.stringList(v, path: r.childPath("required"), rule: .line) ?? [] }
+        out.casdaTapURL = ctx.optionalString(r.optional("casda_tap_url", ctx: &ctx), path: r.childPath("casda_tap_url"), rule: .line)
+        out.vizierTapURL = ctx.optionalString(r.optional("vizier_tap_url", ctx: &ctx), path: r.childPath("vizier_tap_url"), rule: .line)
         if let v = r.value("tap", ctx: &ctx) { out.tap = tap(v, path: r.childPath("tap"), ctx: &ctx) }
         r.finish(ctx: &ctx)
         return out
@@ -43,10 +51,10 @@ enum ProjectSectionDecoder {
         // v1 has no sha256 member.
         let fields = ctx.dialect == .v2 ? ["url", "path", "sha256"] : ["url", "path"]
         guard var r = ProjectStructReader(node, path: path, structName: "GraphConfig", fields: fields, ctx: &ctx) else { return out }
-        out.url = ctx.optionalString(r.optional("url", ctx: &ctx), path: r.childPath("url"))
-        out.path = ctx.optionalString(r.optional("path", ctx: &ctx), path: r.childPath("path"))
+        out.url = ctx.optionalString(r.optional("url", ctx: &ctx), path: r.childPath("url"), rule: .line)
+        out.path = ctx.optionalString(r.optional("path", ctx: &ctx), path: r.childPath("path"), rule: .line)
         if ctx.dialect == .v2 {
-            out.sha256 = ctx.optionalString(r.optional("sha256", ctx: &ctx), path: r.childPath("sha256"))
+            out.sha256 = ctx.optionalString(r.optional("sha256", ctx: &ctx), path: r.childPath("sha256"), rule: .line)
         }
         r.finish(ctx: &ctx)
         return out
@@ -57,10 +65,10 @@ enum ProjectSectionDecoder {
                                           fields: ["name", "adapter", "template", "source_id_transform"], ctx: &ctx) else { return nil }
         // A missing member is reported and left blank, which validation then ignores (same path).
         var q = ProjectConfig.DiscoveryQuery(name: "", adapter: "", template: "")
-        if let v = r.required("name", ctx: &ctx, expected: "visibility") { q.name = ctx.string(v, path: r.childPath("name")) ?? "" }
-        if let v = r.required("adapter", ctx: &ctx, expected: "casda") { q.adapter = ctx.string(v, path: r.childPath("adapter")) ?? "" }
+        if let v = r.required("name", ctx: &ctx, expected: "visibility") { q.name = ctx.string(v, path: r.childPath("name"), rule: .line) ?? "" }
+        if let v = r.required("adapter", ctx: &ctx, expected: "casda") { q.adapter = ctx.string(v, path: r.childPath("adapter"), rule: .line) ?? "" }
         if let v = r.required("template", ctx: &ctx, expected: "SELECT ...") { q.template = ctx.string(v, path: r.childPath("template")) ?? "" }
-        q.sourceIDTransform = ctx.optionalString(r.optional("source_id_transform", ctx: &ctx), path: r.childPath("source_id_transform"))
+        q.sourceIDTransform = ctx.optionalString(r.optional("source_id_transform", ctx: &ctx), path: r.childPath("source_id_transform"), rule: .line)
         r.finish(ctx: &ctx)
         return q
     }
@@ -76,7 +84,7 @@ enum ProjectSectionDecoder {
         // beamsync reports them like everywhere else rather than lose them without a word.
         guard var r = ProjectStructReader(node, path: path, structName: "SignatureConfig",
                                           fields: ["exclude_fields", "include_discovery_flags"], ctx: &ctx) else { return out }
-        if let v = r.value("exclude_fields", ctx: &ctx) { out.excludeFields = ctx.stringList(v, path: r.childPath("exclude_fields")) ?? [] }
+        if let v = r.value("exclude_fields", ctx: &ctx) { out.excludeFields = ctx.stringList(v, path: r.childPath("exclude_fields"), rule: .line) ?? [] }
         if let v = r.value("include_discovery_flags", ctx: &ctx), let b = ctx.bool(v, path: r.childPath("include_discovery_flags")) {
             out.includeDiscoveryFlags = b
         }
@@ -141,7 +149,7 @@ enum ProjectSectionDecoder {
                             rule: "\(r.childPath(key)) must be finite and > 0 when set")
         }
         if let v = r.value("enabled", ctx: &ctx), let b = ctx.bool(v, path: r.childPath("enabled")) { e.enabled = b }
-        if let v = r.value("archive_name", ctx: &ctx), let s = ctx.string(v, path: r.childPath("archive_name")) { e.archiveName = s }
+        if let v = r.value("archive_name", ctx: &ctx), let s = ctx.string(v, path: r.childPath("archive_name"), rule: .line) { e.archiveName = s }
         if let n = i64("max_sources_per_execution", &ctx, &r) { e.maxSourcesPerExecution = n }
         if let n = i64("tick_execution_source_limit", &ctx, &r) { e.tickExecutionSourceLimit = n }
         if let n = i64("tick_execution_run_limit", &ctx, &r) { e.tickExecutionRunLimit = n }
@@ -149,7 +157,7 @@ enum ProjectSectionDecoder {
         if let n = i64("max_wait_minutes", &ctx, &r) { e.maxWaitMinutes = n }
         if let n = i64("claim_ttl_minutes", &ctx, &r) { e.claimTTLMinutes = n }
         e.concurrentExecutionRunLimit = optionalI64("concurrent_execution_run_limit", &ctx, &r)
-        e.deploymentProfileName = ctx.optionalString(r.optional("deployment_profile_name", ctx: &ctx), path: r.childPath("deployment_profile_name"))
+        e.deploymentProfileName = ctx.optionalString(r.optional("deployment_profile_name", ctx: &ctx), path: r.childPath("deployment_profile_name"), rule: .line)
         e.executionSlurmRemotePollMaxRounds = optionalI64("execution_slurm_remote_poll_max_rounds", &ctx, &r)
         e.executionRestRemotePollMaxRounds = optionalI64("execution_rest_remote_poll_max_rounds", &ctx, &r)
         e.executionRestRemotePollIntervalSeconds = optionalF64("execution_rest_remote_poll_interval_seconds", &ctx, &r)
@@ -171,7 +179,7 @@ enum ProjectSectionDecoder {
         var out = ProjectConfig.Extension()
         guard var r = ProjectStructReader(node, path: path, structName: "ExtensionConfig", fields: ["wasm_sha256", "hooks"], ctx: &ctx)
         else { return out }
-        out.wasmSHA256 = ctx.optionalString(r.optional("wasm_sha256", ctx: &ctx), path: r.childPath("wasm_sha256"))
+        out.wasmSHA256 = ctx.optionalString(r.optional("wasm_sha256", ctx: &ctx), path: r.childPath("wasm_sha256"), rule: .line)
         if let v = r.value("hooks", ctx: &ctx) {
             out.hooks = ctx.sequence(v, path: r.childPath("hooks")) { ctx, item, p in
                 enumText(item, path: p, ctx: &ctx).map(ProjectConfig.ExtensionHook.init)
@@ -223,13 +231,13 @@ enum ProjectSectionDecoder {
         var out = ProjectConfig.SourceIdentity()
         guard var r = ProjectStructReader(node, path: path, structName: "SourceIdentityConfig", fields: ["canonical", "template_vars"], ctx: &ctx)
         else { return out }
-        if let v = r.value("canonical", ctx: &ctx), let s = ctx.string(v, path: r.childPath("canonical")) { out.canonical = s }
+        if let v = r.value("canonical", ctx: &ctx), let s = ctx.string(v, path: r.childPath("canonical"), rule: .line) { out.canonical = s }
         if let v = r.value("template_vars", ctx: &ctx) {
             out.templateVars = ctx.stringMap(v, path: r.childPath("template_vars")) { ctx, value, p in
                 guard var t = ProjectStructReader(value, path: p, structName: "TemplateVarSpec", fields: ["from", "transform"], ctx: &ctx)
                 else { return nil }
-                let from = ctx.optionalString(t.optional("from", ctx: &ctx), path: t.childPath("from"))
-                let transform = ctx.optionalString(t.optional("transform", ctx: &ctx), path: t.childPath("transform"))
+                let from = ctx.optionalString(t.optional("from", ctx: &ctx), path: t.childPath("from"), rule: .line)
+                let transform = ctx.optionalString(t.optional("transform", ctx: &ctx), path: t.childPath("transform"), rule: .line)
                 t.finish(ctx: &ctx)
                 return ProjectConfig.TemplateVar(from: from, transform: transform)
             } ?? [:]

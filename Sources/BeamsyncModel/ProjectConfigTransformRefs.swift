@@ -9,7 +9,7 @@ enum ProjectTransformRefs {
         let registry = Set(c.definitions?.transforms.keys.map { $0 } ?? [])
         func check(_ name: String, _ path: String, _ f: inout ProjectFindingList) {
             guard !registry.contains(name) else { return }
-            f.error("unknown_transform", .unresolvedReference, path: path, "unknown transform '\(name)'",
+            f.error("unknown_transform", .unresolvedReference, path: path, "unknown transform '\(SecretPolicy.shown(name, at: path))'",
                     hint: unknownTransformHint(name, registry: registry))
         }
         if let vars = c.sourceIdentity?.templateVars {
@@ -48,7 +48,7 @@ enum ProjectTransformRefs {
             let base = "definitions.transforms.\(name)"
             if case .unknown(let text) = t.kind {
                 let suggestion = Suggest.closest(to: text, in: Config.TransformKind.knownNames).map { "did you mean '\($0)'? " } ?? ""
-                f.error("unknown_transform_kind", .invalidValue, path: "\(base).kind", parent: base, "transform has an unknown kind ('\(text)')",
+                f.error("unknown_transform_kind", .invalidValue, path: "\(base).kind", parent: base, "transform has an unknown kind ('\(SecretPolicy.shown(text, at: base))')",
                         hint: suggestion + "known kinds: " + Config.TransformKind.knownNames.joined(separator: ", "))
             }
             func requires(_ value: String?, _ field: String, _ message: String, _ f: inout ProjectFindingList) {

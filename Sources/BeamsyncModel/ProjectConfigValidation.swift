@@ -35,7 +35,7 @@ enum ProjectV2Validator {
         if c.apiVersion != Config.APIVersion.v2.rawValue {
             // Only v2 documents reach this validator (v1 has its own), so this is an unknown version.
             f.error("legacy_api_version", .legacyAPIVersion, path: "apiVersion", parent: "",
-                    "apiVersion must be beampipe.dev/v2; '\(c.apiVersion)' is not a supported version",
+                    "apiVersion must be beampipe.dev/v2; '\(DisplayText.value(c.apiVersion))' is not a supported version",
                     hint: "beamsync reads beampipe.dev/v2 (beampipe 0.1.6) and the legacy beampipe.dev/v1; write `apiVersion: beampipe.dev/v2`")
         }
         if c.kind != "ProjectConfig" {
@@ -149,7 +149,7 @@ enum ProjectV2Validator {
         for (i, hook) in e.hooks.enumerated() {
             guard case .unknown(let text) = hook else { continue }
             let suggestion = Suggest.closest(to: text, in: Config.ExtensionHook.allowed).map { "did you mean '\($0)'? " } ?? ""
-            f.error("unknown_extension_hook", .invalidValue, path: "extension.hooks[\(i)]", "extension.hooks contains an unknown hook ('\(text)')",
+            f.error("unknown_extension_hook", .invalidValue, path: "extension.hooks[\(i)]", "extension.hooks contains an unknown hook ('\(DisplayText.value(text))')",
                     hint: suggestion + "allowed hooks are prepare_metadata, manifest, and graph_patches")
         }
     }
@@ -159,7 +159,7 @@ enum ProjectV2Validator {
             let base = "graph_patches[\(i)]"
             if case .unknown(let text) = patch.match.kind {
                 f.error("unknown_graph_patch_match_kind", .invalidValue, path: "\(base).match.kind", parent: "\(base).match",
-                        "graph patch match kind is unknown\(text.isEmpty ? "" : " ('\(text)')")", hint: "allowed match kind is node_name")
+                        "graph patch match kind is unknown\(text.isEmpty ? "" : " ('\(DisplayText.value(text))')")", hint: "allowed match kind is node_name")
             }
             if ProjectText.isBlank(patch.match.equals) {
                 f.error("required", .invalidValue, path: "\(base).match.equals", parent: "\(base).match", "graph patch match equals must be non-empty",

@@ -41,7 +41,7 @@ enum ProjectV1Validator {
         for (i, hook) in (c.extension?.hooks ?? []).enumerated() {
             guard case .unknown(let text) = hook else { continue }
             f.error("unknown_extension_hook", .invalidValue, path: "extension.hooks[\(i)]",
-                    "extension.hooks contains unknown hook '\(text)'; allowed: [\"prepare_metadata\", \"manifest\", \"graph_patches\"]",
+                    "extension.hooks contains unknown hook '\(DisplayText.value(text))'; allowed: [\"prepare_metadata\", \"manifest\", \"graph_patches\"]",
                     hint: Suggest.closest(to: text, in: Config.ExtensionHook.allowed).map { "did you mean '\($0)'?" } ?? "use one of the allowed hooks")
         }
         transformRefs(c, &f)
@@ -57,7 +57,7 @@ enum ProjectV1Validator {
         let registry = defined.union(legacyAliases)
         func check(_ name: String, _ path: String, _ f: inout ProjectFindingList) {
             guard !registry.contains(name) else { return }
-            f.error("unknown_transform", .unresolvedReference, path: path, "unknown transform '\(name)' at \(path)",
+            f.error("unknown_transform", .unresolvedReference, path: path, "unknown transform '\(SecretPolicy.shown(name, at: path))' at \(path)",
                     hint: Suggest.closest(to: name, in: Array(registry)).map { "did you mean '\($0)'?" } ?? "define it under definitions.transforms")
         }
         if let vars = c.sourceIdentity?.templateVars {
@@ -92,7 +92,7 @@ enum ProjectV1Validator {
             let t = transforms[name]!
             let base = "definitions.transforms.\(name)"
             if case .unknown(let text) = t.kind {
-                f.error("unknown_transform_kind", .invalidValue, path: "\(base).kind", parent: base, "\(base) has unknown kind '\(text)'",
+                f.error("unknown_transform_kind", .invalidValue, path: "\(base).kind", parent: base, "\(base) has unknown kind '\(SecretPolicy.shown(text, at: base))'",
                         hint: (Suggest.closest(to: text, in: Config.TransformKind.knownNames).map { "did you mean '\($0)'? " } ?? "")
                             + "known kinds: " + Config.TransformKind.knownNames.joined(separator: ", "))
             }

@@ -66,11 +66,11 @@ public struct RepositoryPolicy: Sendable, Hashable, Codable {
         let before = sink.diagnostics.errors.count
         var policy = RepositoryPolicy()
         if case .value(let v, let n) = r.string("apiVersion", sink: &sink), v != apiVersion {
-            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(v)' is not supported; expected \(apiVersion)",
+            sink.error(.invalidValue, at: n, path: "apiVersion", "apiVersion '\(DisplayText.value(v))' is not supported; expected \(apiVersion)",
                        hint: "write `apiVersion: \(apiVersion)`")
         }
         if case .value(let v, let n) = r.string("kind", sink: &sink), v != "RepositoryPolicy" {
-            sink.error(.kindMismatch, at: n, path: "kind", "beamsync.yaml must hold kind RepositoryPolicy, found '\(v)'",
+            sink.error(.kindMismatch, at: n, path: "kind", "beamsync.yaml must hold kind RepositoryPolicy, found '\(DisplayText.value(v))'",
                        hint: "write `kind: RepositoryPolicy`")
         }
         if let v = r.bool("prune", sink: &sink).value { policy.prune = v }

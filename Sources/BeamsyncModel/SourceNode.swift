@@ -10,6 +10,8 @@ public indirect enum SourceNode: Sendable, Equatable {
         public var value: ScalarValue
         public var line: Int
         public var column: Int
+        /// What the reader's byte scan found in `text`, so decoders need not scan it again.
+        var bytes = TextScan.ByteSummary(unusual: true, at: true)
     }
 
     public struct Mapping: Sendable, Equatable {

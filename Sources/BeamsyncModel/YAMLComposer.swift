@@ -45,11 +45,14 @@ final class LibYAMLParser {
 struct YAMLComposer {
     let file: String
     let limits: YAMLLimits
+    /// A `.json` file: content after its document is reported as such.
+    let isJSON: Bool
     private(set) var diagnostics: [Diagnostic] = []
 
-    init(file: String, limits: YAMLLimits) {
+    init(file: String, limits: YAMLLimits, isJSON: Bool = false) {
         self.file = file
         self.limits = limits
+        self.isJSON = isJSON
     }
 
     private final class MappingBuilder {
@@ -107,7 +110,7 @@ struct YAMLComposer {
         do {
             loop: while true {
                 guard parser.next(&event) else {
-                    report(parser.failure)
+                    report(parser.failure, afterDocument: root != nil && stack.isEmpty)
                     break
                 }
                 defer { yaml_event_delete(&event) }
@@ -131,7 +134,10 @@ struct YAMLComposer {
                     documentIndex += 1
                 case YAML_SCALAR_EVENT:
                     let s = event.data.scalar
-                    let text = String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
+                    let raw = UnsafeBufferPointer(start: s.value, count: s.length)
+                    let text = String(decoding: raw, as: UTF8.self)
+                    let summary = TextScan.summary(raw)
+                    if summary.unusual { checkControls(text, stack: stack, line: line, column: column) }
                     let anchor = s.anchor.map { String(cString: $0) }
                     let tag = s.tag.map { String(cString: $0) }
                     let isPlain = s.style == YAML_PLAIN_SCALAR_STYLE
@@ -145,7 +151,7 @@ struct YAMLComposer {
                     } else {
                         value = isPlain ? CoreSchema.resolvePlain(text) : .string(text)
                     }
-                    let node = SourceNode.scalar(.init(text: text, value: value, line: line, column: column))
+                    let node = SourceNode.scalar(.init(text: text, value: value, line: line, column: column, bytes: summary))
                     try count(&produced, 1, line, column)
                     if let anchor { anchors[anchor] = (node, 1) }
                     try attach(node, count: 1, isPlainScalar: isPlain, to: &stack, root: &root, line: line, column: column)
@@ -188,6 +194,7 @@ struct YAMLComposer {
         return documents
     }
 
+    @inline(__always)
     private mutating func count(_ produced: inout Int, _ n: Int, _ line: Int, _ column: Int) throws {
         produced += n
         if produced > limits.maxNodesPerDocument {
@@ -233,14 +240,19 @@ struct YAMLComposer {
                 return
             }
             if let first = b.firstOccurrence(of: pending.key) {
-                diagnostics.append(Diagnostic(code: .duplicateKey, location: SourceLocation(file: file, line: pending.line, column: pending.column),
-                    path: pending.key, message: "duplicate key '\(pending.key)' is defined more than once in the same mapping",
-                    hint: "keep one '\(pending.key)' entry; YAML does not merge repeated keys",
-                    related: [SourceLocation(file: file, line: first.line, column: first.column)]))
+                reportDuplicate(pending.key, line: pending.line, column: pending.column, first: first, stack: stack)
                 return
             }
             b.append(.init(key: pending.key, keyLine: pending.line, keyColumn: pending.column, value: node))
         }
+    }
+
+    @inline(never)
+    private mutating func reportDuplicate(_ key: String, line: Int, column: Int, first: (line: Int, column: Int), stack: [Frame]) {
+        diagnostics.append(Diagnostic(code: .duplicateKey, location: SourceLocation(file: file, line: line, column: column),
+            path: Self.path(of: stack, key: key), message: "duplicate key '\(key)' is defined more than once in the same mapping",
+            hint: "keep one '\(key)' entry; YAML does not merge repeated keys",
+            related: [SourceLocation(file: file, line: first.line, column: first.column)]))
     }
 
     /// Applies `<<` merges: keys from merged mappings fill in what the mapping does not say itself,
@@ -270,11 +282,66 @@ struct YAMLComposer {
         return .mapping(.init(entries: entries, line: b.line, column: b.column, isFlow: b.isFlow))
     }
 
+    /// Whether the next scalar is a mapping key.
+    private static func readsKey(_ stack: [Frame]) -> Bool {
+        if case .mapping(let b)? = stack.last { return b.pendingKey == nil }
+        return false
+    }
+
+    /// NUL anywhere (PostgreSQL's text and jsonb cannot store it), and any control or format
+    /// character in a key (keys are identifiers). Values get their field's rule when decoded.
+    /// Kept out of line: it runs for few scalars, and inlined it would make `compose` too large
+    /// for the optimiser to inline `attach`, which every node goes through.
+    @inline(never)
+    private mutating func checkControls(_ text: String, stack: [Frame], line: Int, column: Int) {
+        let isKey = Self.readsKey(stack)
+        if !isKey && !text.utf8.contains(0) { return }
+        let what = isKey ? "key" : "value"
+        var position = 0
+        for scalar in text.unicodeScalars {
+            position += 1
+            if scalar == "\0" {
+                diagnostics.append(Diagnostic(code: .controlCharacter, location: SourceLocation(file: file, line: line, column: column),
+                    path: Self.path(of: stack, key: isKey ? text : nil),
+                    message: "\(what) contains a NUL character (\\0) at character \(position); PostgreSQL's text and jsonb cannot store it",
+                    hint: "remove the \\0 or \\u0000 escape"))
+                return
+            }
+        }
+        if isKey, let (scalar, position) = TextRule.line.firstRefused(in: text) {
+            diagnostics.append(Diagnostic(code: .controlCharacter, location: SourceLocation(file: file, line: line, column: column),
+                path: Self.path(of: stack, key: text),
+                message: "key contains \(TextRule.describe(scalar)) at character \(position)", hint: TextRule.line.hint))
+        }
+    }
+
+    /// The dotted path (`discovery.queries[1].name`) of the node being read at the top of
+    /// `stack`; `key` is the key's text when the node is itself a key. Built only for a diagnostic.
+    @inline(never)
+    private static func path(of stack: [Frame], key: String? = nil) -> String {
+        var out = ""
+        for frame in stack {
+            switch frame {
+            case .mapping(let b):
+                if let k = b.pendingKey, !k.skip { out += out.isEmpty ? k.key : "." + k.key }
+            case .sequence(let b):
+                out += "[\(b.items.count)]"
+            }
+        }
+        if let key { out += out.isEmpty ? key : "." + key }
+        return out
+    }
+
     private mutating func error(_ code: DiagnosticCode, _ line: Int, _ column: Int, _ message: String, _ hint: String?) {
         diagnostics.append(Diagnostic(code: code, location: SourceLocation(file: file, line: line, column: column), path: "", message: message, hint: hint))
     }
 
-    private mutating func report(_ f: LibYAMLParser.Failure) {
+    private mutating func report(_ f: LibYAMLParser.Failure, afterDocument: Bool) {
+        if isJSON && afterDocument && !f.isReaderError {
+            error(.yamlSyntax, f.line, f.column, "unexpected content after the JSON document",
+                  "a JSON file holds exactly one value: remove what follows the closing bracket, or split the file")
+            return
+        }
         if f.isReaderError {
             diagnostics.append(Diagnostic(code: .invalidEncoding, location: SourceLocation(file: file, line: f.line, column: f.column), path: "",
                                           message: "cannot read the file: \(f.problem) (byte \(f.offset))",

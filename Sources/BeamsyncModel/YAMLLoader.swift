@@ -41,6 +41,11 @@ public enum YAMLLoader {
                 "file is \(bytes.count) bytes; the limit is \(limits.maxFileBytes) bytes",
                 "split it into several files, or move large content such as graphs under graphs/")])
         }
+        // A UTF-8 byte order mark is dropped, so positions count from the first real character
+        // (libyaml would otherwise count it as column 1 of line 1).
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF {
+            return load(file: file, bytes: Array(bytes[3...]), limits: limits)
+        }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             let (line, column, offset) = firstInvalidUTF8(bytes)
             return ([], [fileError(.invalidEncoding, line, column,
@@ -48,7 +53,7 @@ public enum YAMLLoader {
                 "save the file as UTF-8")])
         }
 
-        var composer = YAMLComposer(file: file, limits: limits)
+        var composer = YAMLComposer(file: file, limits: limits, isJSON: file.lowercased().hasSuffix(".json"))
         let documents = composer.compose(bytes)
         return (documents, composer.diagnostics)
     }
@@ -64,6 +69,10 @@ public enum YAMLLoader {
         }
         if problem.contains("did not find expected key") || problem.contains("expected <block end>") {
             return "check the indentation of this line against its siblings"
+        }
+        if problem.contains("invalid Unicode character escape") {
+            return "\\uD800-\\uDFFF are UTF-16 surrogate halves, which YAML (and PostgreSQL) cannot hold; "
+                + "write the character itself (the file is UTF-8), e.g. 😀 instead of \\uD83D\\uDE00"
         }
         if problem.contains("found undefined alias") {
             return "define the anchor (&name) before using the alias (*name)"

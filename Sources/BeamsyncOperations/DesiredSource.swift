@@ -2,6 +2,8 @@ import BeamsyncModel
 
 /// The files of one revision of the desired state, and how to name it.
 public struct SourceSnapshot: Sendable {
+    /// Who signed the revision, when commit verification ran before it was read.
+    public var verified: VerifiedRevision?
     /// The commit id; nil for a working directory (uncommitted edits have no revision).
     public var revision: String?
     /// A label for people and plans, e.g. `file:///srv/repo@main (0a1b2c3d4e5f)` or `./repo`.
@@ -43,6 +45,14 @@ public protocol DesiredSource: Sendable {
     func latestRevision() async throws -> String
     /// The files at `revision` (only those beamsync reads).
     func snapshot(at revision: String) async throws -> SourceSnapshot
+    /// Verifies the commit signatures `revision` needs (`lastApplied`: the revision applied
+    /// before, for mode all) before anything else of it is read; nil when none are required.
+    func verifyCommits(revision: String, lastApplied: String?) async throws -> VerifiedRevision?
+}
+
+extension DesiredSource {
+    /// Sources without commits have no signatures to verify.
+    public func verifyCommits(revision: String, lastApplied: String?) async throws -> VerifiedRevision? { nil }
 }
 
 /// Where a plan or an apply reads the desired state from.
@@ -61,7 +71,10 @@ public enum DesiredInput: Sendable {
             return DirectoryTree.snapshot(of: path)
         case .git(let source):
             let revision = try await source.latestRevision()
-            return try await source.snapshot(at: revision)
+            let verified = try await source.verifyCommits(revision: revision, lastApplied: source.lastApplied)
+            var snapshot = try await source.snapshot(at: revision)
+            snapshot.verified = verified
+            return snapshot
         case .snapshot(let snapshot):
             return snapshot
         }

@@ -2,7 +2,10 @@ import BeamsyncModel
 import Foundation
 
 /// Reads a working-tree directory into `SourceFile`s (uncommitted edits included).
-/// Symbolic links are not followed: a link could point outside the repository.
+/// Symbolic links are not followed: a link could point outside the repository. Every entry where
+/// a document or graph could be is read or refused with an error: a FIFO, socket or device, or a
+/// directory named like a document, is never skipped silently (its profile would look deleted,
+/// and `--prune` would plan the deletion).
 public enum DirectoryTree {
     public struct Result: Sendable {
         public var files: [SourceFile]
@@ -34,6 +37,12 @@ public enum DirectoryTree {
                             message: "symbolic links are not followed", hint: "replace the link with the file itself"))
                     }
                 case S_IFDIR:
+                    if DesiredStateLoader.isDocumentFile(rel) {
+                        diagnostics.append(Diagnostic(code: .readFailure, location: SourceLocation(file: rel, line: 1, column: 1), path: "",
+                            message: "this is a directory, not a document file",
+                            hint: "documents are files; rename the directory so its name does not end in .yaml, .yml or .json"))
+                        continue
+                    }
                     stack.append((url, rel))
                 case S_IFREG:
                     guard include(rel) else { continue }
@@ -46,7 +55,12 @@ public enum DirectoryTree {
                     }
                     wanted.append((rel, url.path))
                 default:
-                    continue
+                    // Never opened: opening a FIFO would block until a writer comes.
+                    if include(rel) {
+                        diagnostics.append(Diagnostic(code: .readFailure, location: SourceLocation(file: rel, line: 1, column: 1), path: "",
+                            message: "this is \(kindName(st.st_mode)), not a regular file, and is not read",
+                            hint: "replace it with a regular file holding the document, or remove it"))
+                    }
                 }
             }
         }
@@ -84,13 +98,24 @@ public enum DirectoryTree {
                               readDiagnostics: tree.diagnostics.map { $0.prefixingFiles(with: prefix) }, displayPrefix: prefix)
     }
 
-    /// The whole file, or nil when it cannot be opened or read.
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "a special file"
+        }
+    }
+
+    /// The whole file, or nil when it cannot be opened or read, or is no longer a regular file.
+    /// O_NONBLOCK: an entry replaced by a FIFO after `lstat` must not block the open.
     static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
         var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
         var filled = 0
         while true {

@@ -16,9 +16,15 @@ public struct GitSource: DesiredSource {
     public let options: GitRemoteOptions
     public let fetchTimeout: Duration
     public let cache: ParsedFileCache?
+    /// The operator's commit-verification settings (`--verify-commits` and the key files).
+    public let verification: OperatorVerificationSettings
+    /// For plan and apply: the revision last applied from this source (mode all counts from
+    /// it); the controller passes its own record instead.
+    public var lastApplied: String? = nil
 
     public init(url: String, ref: String, path: String = "", cacheDirectory: String, options: GitRemoteOptions = .none,
-                fetchTimeout: Duration = .seconds(60), cache: ParsedFileCache? = nil) {
+                fetchTimeout: Duration = .seconds(60), cache: ParsedFileCache? = nil,
+                verification: OperatorVerificationSettings = .init()) {
         self.url = url
         self.ref = ref
         self.path = path
@@ -26,6 +32,7 @@ public struct GitSource: DesiredSource {
         self.options = options
         self.fetchTimeout = fetchTimeout
         self.cache = cache
+        self.verification = verification
     }
 
     /// A local path or URL as git understands it: paths become file:// URLs.
@@ -40,12 +47,18 @@ public struct GitSource: DesiredSource {
             .appendingPathComponent(String(SHA256Digest.hex(Array(url.utf8)).prefix(24))).path
     }
 
-    public var identity: SourceIdentity { SourceIdentity(url: url, branch: ref, path: path) }
+    /// Recorded in gitops_sources and shown in the status: without credentials.
+    public var identity: SourceIdentity { SourceIdentity(url: RedactedURL.text(url), branch: ref, path: path) }
 
     /// The same repository at another ref (a pull request's base), sharing the mirror.
     public func at(ref other: String) -> GitSource {
         GitSource(url: url, ref: other, path: path, cacheDirectory: cacheDirectory, options: options,
-                  fetchTimeout: fetchTimeout, cache: cache)
+                  fetchTimeout: fetchTimeout, cache: cache, verification: verification)
+    }
+
+    public func verifyCommits(revision: String, lastApplied: String?) async throws -> VerifiedRevision? {
+        try await CommitVerificationGate(settings: verification)
+            .verify(mirrorPath: mirrorPath, subdir: path.isEmpty ? nil : path, revision: revision, lastApplied: lastApplied)
     }
 
     public func latestRevision() async throws -> String {
@@ -86,11 +99,7 @@ public struct GitSource: DesiredSource {
     }
 }
 
-/// URLs shown to people (logs, plans, status) without a password.
+/// URLs shown to people (logs, plans, status) without credentials (`SecretRedaction`).
 public enum RedactedURL {
-    public static func text(_ url: String) -> String {
-        guard var c = URLComponents(string: url), c.password != nil else { return url }
-        c.password = "REDACTED"
-        return c.string ?? url
-    }
+    public static func text(_ url: String) -> String { SecretRedaction.redact(url) }
 }

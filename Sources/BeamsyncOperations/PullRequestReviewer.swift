@@ -18,13 +18,15 @@ public struct PullRequestReviewer: Sendable {
     /// Throws `DesiredStateRejected` when the head does not validate.
     public func review(head: GitSource, base baseRef: String, overrides: PolicyOverrides) async throws -> Outcome {
         let reconciliation = Reconciliation(conn: conn)
-        async let headParsing = ParsedSource.read(.git(head))
+        let headInput = await reconciliation.withLastApplied(.git(head))
+        async let headParsing = ParsedSource.read(headInput)
         let live = try await reconciliation.readLive()
         let headParsed = try await headParsing
         let plan = try Reconciliation.plan(headParsed, against: live, overrides: overrides)
 
+        // The base is already in the target branch: its commits are not verified again.
         let base = head.at(ref: baseRef)
-        let baseParsed = try await ParsedSource.read(.git(base))
+        let baseParsed = ParsedSource(try await base.snapshot(at: try await base.latestRevision()))
         let baseChecked = baseParsed.check(externalProfiles: live.externalProfiles)
         // A base that does not validate (or predates beamsync) is compared as empty.
         let baseLive = baseChecked.state.map(LiveState.init(simulating:)) ?? LiveState()
@@ -38,7 +40,8 @@ public struct PullRequestReviewer: Sendable {
             files = try await head.changedFiles(from: b, to: h)
         }
         return Outcome(review: PullRequestReview(base: baseParsed.snapshot.label, head: headParsed.snapshot.label, files: files,
-                                                 changeSet: changeSet, plan: plan),
+                                                 changeSet: changeSet, plan: plan,
+                                                 signatures: headParsed.snapshot.verified?.signers ?? []),
                        baseNote: note)
     }
 }

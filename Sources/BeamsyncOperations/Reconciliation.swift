@@ -74,6 +74,7 @@ public struct Reconciliation: Sendable {
         guard let desired = checked.state else { throw DesiredStateRejected(checked) }
         var plan = Planner(options: overrides.options(for: desired.policy)).plan(desired: desired, live: live, source: parsed.snapshot.label)
         plan.sourceRevision = parsed.snapshot.revision
+        plan.commitSignatures = parsed.snapshot.verified?.signers
         plan.diagnostics = (plan.diagnostics + checked.diagnostics.warnings).sortedByLocation()
         return plan
     }
@@ -81,9 +82,21 @@ public struct Reconciliation: Sendable {
     /// What applying `input` would change. Reads and parses the files while the live state is
     /// read; writes nothing. Throws `DesiredStateRejected` when the desired state has errors.
     public func plan(_ input: DesiredInput, overrides: PolicyOverrides, cache: ParsedFileCache? = nil) async throws -> Plan {
+        let input = await withLastApplied(input)
         async let parsing = ParsedSource.read(input, cache: cache)
         let live = try await readLive()
         return try Self.plan(try await parsing, against: live, overrides: overrides)
+    }
+
+    /// `input` with the revision the controller last applied from the same repository, branch
+    /// and path, which commit verification (mode all) counts from. A role that cannot read
+    /// `gitops_sources` (the read-only plan role) verifies the head alone.
+    public func withLastApplied(_ input: DesiredInput) async -> DesiredInput {
+        guard case .git(var source) = input, source.lastApplied == nil else { return input }
+        let identity = source.identity
+        source.lastApplied = (try? await SourceStatusStore(conn: conn).all())?
+            .first { $0.url == identity.url && $0.branch == identity.branch && $0.path == identity.path }?.lastAppliedRevision
+        return .git(source)
     }
 
     public func readLive() async throws -> LiveState {
@@ -102,11 +115,16 @@ public struct Reconciliation: Sendable {
             return (desired, overrides.options(for: desired.policy))
         }, source: parsed.snapshot.label, actor: actor.name, revision: revision ?? parsed.snapshot.revision)
         plan.sourceRevision = parsed.snapshot.revision
+        plan.commitSignatures = parsed.snapshot.verified?.signers
         return (plan, result)
     }
 
-    /// Applies exactly a saved plan; refuses a stale one (`StalePlan`).
+    /// Applies exactly a saved plan; refuses a stale one (`StalePlan`) and one that does not
+    /// hold together or does not describe the live rows it names (`SavedPlanRejected`).
     public func apply(saved plan: Plan, actor: AuditActor, revision: String?) async throws -> ApplyResult {
-        try await ApplyTransaction(conn: conn).apply(saved: plan, actor: actor.name, revision: revision)
+        try SavedPlanCheck.check(plan)
+        return try await ApplyTransaction(conn: conn).apply(saved: plan, actor: actor.name, revision: revision) { live in
+            try SavedPlanCheck.check(plan, against: live)
+        }
     }
 }

@@ -237,6 +237,9 @@ public struct LiveState: Sendable, Codable {
     }
 
     /// Live profiles as references that desired documents may resolve to.
+    /// Each live profile's spec hash by row id (the recorded hash for rows beamsync wrote, else computed).
+    public var profileHashes: [String: String] { LiveIndex(self).profileHashes }
+
     public var externalProfiles: [ExternalProfile] {
         profiles.map { ExternalProfile(name: $0.name, scope: $0.scope, isDefault: $0.isDefault) }
     }

@@ -2,7 +2,9 @@ import BeamsyncModel
 
 /// Renders a plan as a pull-request comment: a summary table first, each change in a collapsible
 /// block, then impact and warnings. Long plans are split into numbered parts that each fit a
-/// GitHub comment (65,536 characters), cut only between blocks.
+/// GitHub comment (65,536 characters), cut only between blocks. Every name, path and value is
+/// HTML-escaped and shown through `DisplayText.escaped`, so control and format characters
+/// (bidirectional overrides that reorder what a reviewer reads) appear as `\u{...}`.
 public struct MarkdownRenderer: Sendable {
     /// Marker the CI workflow uses to find and update its own comment.
     public static let marker = "<!-- beamsync-plan -->"
@@ -12,7 +14,7 @@ public struct MarkdownRenderer: Sendable {
 
     public func render(_ plan: Plan, title: String = "beamsync plan") -> [String] {
         var head = "\(Self.marker)\n### \(title)\n\n"
-        head += "Source: `\(plan.source)`\n\n"
+        head += "Source: `\(escape(plan.source))`\n\n"
         let errors = plan.diagnostics.errors
         if !errors.isEmpty {
             head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"
@@ -37,7 +39,10 @@ public struct MarkdownRenderer: Sendable {
     /// A pull-request review: what the change does relative to its base, then the plan against the
     /// database, in one comment (split into parts when long).
     public func render(review: PullRequestReview, title: String = "beamsync plan") -> [String] {
-        var head = "\(Self.marker)\n### \(title)\n\n`\(review.base)` → `\(review.head)`\n\n"
+        var head = "\(Self.marker)\n### \(title)\n\n`\(escape(review.base))` → `\(escape(review.head))`\n\n"
+        if !review.signatures.isEmpty {
+            head += "Signatures verified: " + review.signatures.map { escape($0) }.joined(separator: "; ") + "\n\n"
+        }
         let errors = review.plan.diagnostics.errors + review.changeSet.diagnostics.errors
         if !errors.isEmpty {
             head += "**Planning failed** with \(errors.count) error\(errors.count == 1 ? "" : "s"):\n\n"
@@ -70,7 +75,7 @@ public struct MarkdownRenderer: Sendable {
         guard !impacted.isEmpty else { return [] }
         var text = "#### Impact on future executions\n\n| project | default before | default after | changed profiles it uses |\n|---|---|---|---|\n"
         for i in impacted {
-            text += "| `\(escape(i.project))` | \(i.defaultBefore.map { "`\($0)`" } ?? "—") | \(i.defaultAfter.map { "`\($0)`" } ?? "—") | \(i.changedReferences.map { "`\($0)`" }.joined(separator: ", ")) |\n"
+            text += "| `\(escape(i.project))` | \(i.defaultBefore.map { "`\(escape($0))`" } ?? "—") | \(i.defaultAfter.map { "`\(escape($0))`" } ?? "—") | \(i.changedReferences.map { "`\(escape($0))`" }.joined(separator: ", ")) |\n"
         }
         return [text + "\n"]
     }
@@ -109,7 +114,8 @@ public struct MarkdownRenderer: Sendable {
     }
 
     private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        DisplayText.escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     /// Packs blocks into parts under the limit; every part after the first says which part it is.

@@ -140,11 +140,19 @@ public struct Plan: Sendable, Codable {
     public var changes: [ResourceChange]
     public var diagnostics: [Diagnostic]
     public var impact: [ProjectImpact]
+    /// SHA-256 over the desired objects the plan was made from and its options
+    /// (`DesiredDigest`); `apply --plan` recomputes it from the changes.
+    public var desiredDigest: String? = nil
+    /// The HMAC envelope of a signed saved plan (absent when unsigned).
+    public var signature: PlanSignature? = nil
+    /// Who signed the source revision's commits, one line each, when commit verification ran.
+    public var commitSignatures: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", source, sourceRevision = "source_revision"
         case liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
         case options, changes, diagnostics, impact
+        case desiredDigest = "desired_digest", signature, commitSignatures = "commit_signatures"
     }
 
     public var summary: PlanSummary {

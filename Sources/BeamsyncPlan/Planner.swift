@@ -25,9 +25,11 @@ public struct Planner: Sendable {
         let ordered = profileChanges + projectChanges.sorted { $0.name < $1.name }
             + executionChanges.sorted { $0.name < $1.name } + deletions.sorted { $0.name < $1.name }
         let impact = Self.impact(desired: desired, live: live, changes: ordered)
-        return Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial,
-                    liveFingerprint: live.fingerprint(profileHashes: index.profileHashes), options: options,
-                    changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
+        var plan = Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial,
+                        liveFingerprint: live.fingerprint(profileHashes: index.profileHashes), options: options,
+                        changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
+        plan.desiredDigest = DesiredDigest.of(changes: ordered, options: options)
+        return plan
     }
 
     /// Demotions first, then plain changes, then promotions (the partial unique index allows one default per scope).

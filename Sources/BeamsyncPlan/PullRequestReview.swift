@@ -17,17 +17,20 @@ public struct PullRequestReview: Sendable, Codable {
     public var files: [FileChange]
     public var changeSet: Plan
     public var plan: Plan
+    /// Who signed the head's commits, one line each, when commit verification ran (else empty).
+    public var signatures: [String]
 
-    public init(base: String, head: String, files: [FileChange], changeSet: Plan, plan: Plan) {
+    public init(base: String, head: String, files: [FileChange], changeSet: Plan, plan: Plan, signatures: [String] = []) {
         self.base = base
         self.head = head
         self.files = files
         self.changeSet = changeSet
         self.plan = plan
+        self.signatures = signatures
     }
 
     enum CodingKeys: String, CodingKey {
-        case base, head, files, plan
+        case base, head, files, plan, signatures
         case changeSet = "change_set"
     }
 }

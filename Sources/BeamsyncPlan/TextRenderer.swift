@@ -2,7 +2,9 @@ import BeamsyncModel
 
 /// Renders a plan for a terminal, in Terraform's shape: one block per change with a symbol
 /// (`+` create, `~` update, `-` delete, `▶` trigger), per-field before → after, then impact,
-/// warnings and a one-line summary. Colour is the caller's decision (`paint`).
+/// warnings and a one-line summary. Colour is the caller's decision (`paint`). Every name, path
+/// and value is shown through `DisplayText.escaped`, so control and format characters (which
+/// could rewrite the terminal or reorder the line) appear as `\u{...}`.
 public struct TextRenderer: Sendable {
     public enum Tone: Sendable { case add, change, remove, trigger, note, dim, bold }
     public var paint: @Sendable (String, Tone) -> String
@@ -17,11 +19,14 @@ public struct TextRenderer: Sendable {
             for d in errors { out += "  " + d.description.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
             return out
         }
+        if let signers = plan.commitSignatures, !signers.isEmpty {
+            out += paint("Commit signatures verified:", .bold) + "\n" + signers.map { "  \($0)\n" }.joined() + "\n"
+        }
         let changes = plan.effectiveChanges
         if changes.isEmpty {
-            out += paint("No changes.", .bold) + " The database matches \(plan.source).\n"
+            out += paint("No changes.", .bold) + " The database matches \(shown(plan.source)).\n"
         } else {
-            out += "beamsync will make these changes (source: \(plan.source)):\n\n"
+            out += "beamsync will make these changes (source: \(shown(plan.source))):\n\n"
             for c in changes { out += block(for: c) }
         }
         let impacted = plan.impact.filter(\.changes)
@@ -29,10 +34,10 @@ public struct TextRenderer: Sendable {
             out += "\n" + paint("Impact on future executions:", .bold) + "\n"
             for i in impacted {
                 if i.defaultBefore != i.defaultAfter {
-                    out += "  project \(i.project): default profile \(i.defaultBefore ?? "(none)") → \(i.defaultAfter ?? "(none)")\n"
+                    out += "  project \(shown(i.project)): default profile \(i.defaultBefore.map(shown) ?? "(none)") → \(i.defaultAfter.map(shown) ?? "(none)")\n"
                 }
                 if !i.changedReferences.isEmpty {
-                    out += "  project \(i.project): uses changed profile\(i.changedReferences.count == 1 ? "" : "s") \(i.changedReferences.joined(separator: ", "))\n"
+                    out += "  project \(shown(i.project)): uses changed profile\(i.changedReferences.count == 1 ? "" : "s") \(i.changedReferences.map(shown).joined(separator: ", "))\n"
                 }
             }
         }
@@ -64,9 +69,9 @@ public struct TextRenderer: Sendable {
         case .pruned: notes.append("removed from git, prune is on")
         default: break
         }
-        var line = "  " + paint(symbol, tone) + " " + paint("\(c.kind.rawValue) \"\(c.name)\"", .bold)
+        var line = "  " + paint(symbol, tone) + " " + paint("\(c.kind.rawValue) \"\(shown(c.name))\"", .bold)
         if !notes.isEmpty { line += " (" + notes.joined(separator: "; ") + ")" }
-        if let o = c.origin { line += "  " + paint(o.location.description, .dim) }
+        if let o = c.origin { line += "  " + paint(shown(o.location.description), .dim) }
         var out = line + "\n"
         switch c.action {
         case .trigger:
@@ -75,7 +80,7 @@ public struct TextRenderer: Sendable {
             break
         default:
             for f in c.fieldChanges {
-                out += "      " + paint("~", .change) + " \(f.path): \(show(f.before)) → \(show(f.after))\n"
+                out += "      " + paint("~", .change) + " \(shown(f.path)): \(show(f.before)) → \(show(f.after))\n"
             }
         }
         return out
@@ -83,7 +88,9 @@ public struct TextRenderer: Sendable {
 
     private func show(_ v: JSONValue?) -> String {
         guard let v else { return "(absent)" }
-        let text = v.canonicalString
+        let text = DisplayText.escaped(v.canonicalString)
         return text.count > 120 ? String(text.prefix(117)) + "..." : text
     }
+
+    private func shown(_ s: String) -> String { DisplayText.escaped(s) }
 }

@@ -59,7 +59,10 @@ public struct ApplyTransaction: Sendable {
     }
 
     /// Applies exactly a saved plan, refusing it when the live state moved since it was made.
-    public func apply(saved plan: Plan, actor: String, revision: String?) async throws -> ApplyResult {
+    /// `verify` sees the live state read under the lock (already matching the plan's
+    /// fingerprint) and throws to refuse the plan before anything is written.
+    public func apply(saved plan: Plan, actor: String, revision: String?,
+                      verify: @Sendable (LiveState) throws -> Void = { _ in }) async throws -> ApplyResult {
         guard plan.formatVersion == Plan.currentFormatVersion else {
             throw ApplyConflict(message: "the saved plan has format_version \(plan.formatVersion); this beamsync reads \(Plan.currentFormatVersion)")
         }
@@ -68,6 +71,7 @@ public struct ApplyTransaction: Sendable {
             _ = try await conn.advisoryXactLock(key: try await conn.advisoryLockKey(for: Self.applyLockName))
             let live = try await LiveStateReader.read(conn)
             guard live.serial == plan.liveSerial, live.fingerprint == plan.liveFingerprint else { throw StalePlan() }
+            try verify(live)
             guard plan.summary.hasChanges else { return ApplyResult(serial: live.serial) }
             let result = try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
             try await FaultInjection.pauseBeforeCommit()

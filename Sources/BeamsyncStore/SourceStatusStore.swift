@@ -15,9 +15,14 @@ public enum StatusReason: String, Sendable, Codable {
     case upToDate = "UpToDate"
     case progressing = "Progressing"
     case fetchFailed = "FetchFailed"
+    /// The fetch worked but the revision's files could not be read from the mirror.
+    case readFailed = "ReadFailed"
     case validationFailed = "ValidationFailed"
     case planFailed = "PlanFailed"
     case applyFailed = "ApplyFailed"
+    /// A commit of the revision is unsigned or signed by a key that is not trusted, or the
+    /// signatures could not be checked; nothing of the revision was read or applied.
+    case verificationFailed = "VerificationFailed"
     case suspended = "Suspended"
 }
 

@@ -15,6 +15,7 @@
  * So are glibc's GNU extensions (Swift's Glibc module is built without _GNU_SOURCE): the two
  * that start verification tools safely are declared and wrapped here too.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <libssh2.h>
@@ -116,6 +117,119 @@ done:
     mbedtls_x509_crt_free(&leaf);
     mbedtls_x509_crt_free(&ca);
     return rc;
+}
+
+
+/*
+ * A plain TCP stream for libgit2, registered in place of its built-in one (git_stream_register)
+ * so that beamsync decides, per connection, whether a host and port may be reached: a token
+ * given for one origin must never follow a redirect to another (libgit2 1.5 hands the stored
+ * credential to whatever server a redirect names, and treats another port as the same site).
+ * Everything else matches libgit2's own socket stream, including the layout: libgit2's SSH
+ * transport reads the descriptor through its git_socket_stream type {parent, host, port, s}.
+ * TLS (mbedTLS) is layered on top of this stream by libgit2 as before.
+ */
+#include <git2/sys/stream.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+    git_stream parent;
+    char *host;
+    char *port;
+    int s;
+} cgit2_socket_stream;
+
+static int cgit2_socket_connect(git_stream *stream) {
+    cgit2_socket_stream *st = (cgit2_socket_stream *)stream;
+    struct addrinfo hints, *info = NULL, *p;
+    int rc, fd = -1;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    if ((rc = getaddrinfo(st->host, st->port, &hints, &info)) != 0) {
+        git_error_set_str(GIT_ERROR_NET, gai_strerror(rc));
+        return -1;
+    }
+    for (p = info; p != NULL; p = p->ai_next) {
+        fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+        if (fd < 0) continue;
+        if (connect(fd, p->ai_addr, p->ai_addrlen) == 0) break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(info);
+    if (fd < 0) {
+        char message[300];
+        snprintf(message, sizeof message, "failed to connect to %s:%s: %s", st->host, st->port, strerror(errno));
+        git_error_set_str(GIT_ERROR_NET, message);
+        return -1;
+    }
+    st->s = fd;
+    return 0;
+}
+
+static ssize_t cgit2_socket_read(git_stream *stream, void *data, size_t len) {
+    cgit2_socket_stream *st = (cgit2_socket_stream *)stream;
+    ssize_t n;
+    do { n = recv(st->s, data, len, 0); } while (n < 0 && errno == EINTR);
+    if (n < 0) git_error_set_str(GIT_ERROR_NET, strerror(errno));
+    return n;
+}
+
+static ssize_t cgit2_socket_write(git_stream *stream, const char *data, size_t len, int flags) {
+    cgit2_socket_stream *st = (cgit2_socket_stream *)stream;
+    ssize_t n;
+    (void)flags;
+    do { n = send(st->s, data, len, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n < 0) git_error_set_str(GIT_ERROR_NET, strerror(errno));
+    return n;
+}
+
+static int cgit2_socket_close(git_stream *stream) {
+    cgit2_socket_stream *st = (cgit2_socket_stream *)stream;
+    int rc = 0;
+    if (st->s >= 0) rc = close(st->s);
+    st->s = -1;
+    return rc;
+}
+
+static void cgit2_socket_free(git_stream *stream) {
+    cgit2_socket_stream *st = (cgit2_socket_stream *)stream;
+    free(st->host);
+    free(st->port);
+    free(st);
+}
+
+/* A new, unconnected stream to host:port (libgit2 calls connect next). */
+static inline int cgit2_socket_stream_new(git_stream **out, const char *host, const char *port) {
+    cgit2_socket_stream *st = calloc(1, sizeof *st);
+    if (st == NULL) return -1;
+    st->host = strdup(host);
+    st->port = strdup(port);
+    st->s = -1;
+    if (st->host == NULL || st->port == NULL) {
+        cgit2_socket_free(&st->parent);
+        return -1;
+    }
+    st->parent.version = GIT_STREAM_VERSION;
+    st->parent.connect = cgit2_socket_connect;
+    st->parent.read = cgit2_socket_read;
+    st->parent.write = cgit2_socket_write;
+    st->parent.close = cgit2_socket_close;
+    st->parent.free = cgit2_socket_free;
+    *out = &st->parent;
+    return 0;
+}
+
+static inline int cgit2_register_socket_stream(int (*init)(git_stream **, const char *, const char *)) {
+    git_stream_registration registration;
+    memset(&registration, 0, sizeof registration);
+    registration.version = GIT_STREAM_VERSION;
+    registration.init = init;
+    return git_stream_register(GIT_STREAM_STANDARD, &registration);
 }
 
 #endif

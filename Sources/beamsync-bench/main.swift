@@ -245,6 +245,17 @@ func storeBenchmarks(adminURL: String, tree: DirectoryTree.Result, workDir: URL)
         applyUpdates = t
     }
     report("plan with 10,000 updates against the database", planChanged, goal: 1.0)
+    // The driver alone: 10,000 single-row upserts sent as one libpq pipeline.
+    try await withBenchDatabase(adminURL) { conn, _ in
+        try await conn.execute("CREATE TABLE up (name TEXT PRIMARY KEY, spec JSONB, revision INT NOT NULL DEFAULT 1)")
+        let statements: [(sql: String, params: [PGValue?])] = (0..<10_000).map { i in
+            ("INSERT INTO up (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, revision = up.revision + 1",
+             [.text("profile-\(i)"), .json(#"{"i": \#(i)}"#)])
+        }
+        _ = try await conn.pipeline(statements)
+        let (_, t) = try await timed { _ = try await conn.pipeline(statements) }
+        report("10,000 upserts in one pipeline (driver only)", t, goal: nil)
+    }
     report("apply 10,000 updates (parse+plan+write, 1 tx)", applyUpdates, goal: nil)
 
     // Baseline (a): 10,000 single-row upsert transactions over one psql connection.

@@ -4,9 +4,6 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-private let testDatabaseURL = ProcessInfo.processInfo.environment["BEAMSYNC_TEST_DATABASE_URL"]
-
 /// A pull request in a real git repository: `main` holds one profile, the head commit changes it
 /// and adds another (or adds a broken one). The checkout is left detached at the head, as CI
 /// runners leave it.
@@ -30,7 +27,7 @@ private struct PullRequestRepository {
 /// A fresh database with beamsync's schema and the read-only planning role exactly as
 /// docs/operations.md creates it; returns the role's URL.
 private func planningDatabase() async throws -> (url: String, drop: @Sendable () async -> Void) {
-    let db = try await freshDatabase()
+    let db = try await FreshDatabase.create()
     let migrate = try runBeamsync(["migrate"], environment: ["DATABASE_URL": db.url])
     #expect(migrate.status == 0, "\(migrate.stderr)")
     let components = try #require(URLComponents(string: db.url))
@@ -50,9 +47,9 @@ private func planningDatabase() async throws -> (url: String, drop: @Sendable ()
     await admin.close()
     var roleURL = components
     roleURL.user = role
-    let adminURL = try #require(testDatabaseURL)
+    let adminURL = try TestDatabase.serverURL()
     return (roleURL.string!, {
-        await db.drop()
+        try? await db.drop()
         if let c = try? await PGConnection.connect(conninfo: adminURL) {
             _ = try? await c.execute("DROP ROLE IF EXISTS \(role)")
             await c.close()
@@ -60,7 +57,7 @@ private func planningDatabase() async throws -> (url: String, drop: @Sendable ()
     })
 }
 
-@Suite("The CI examples, run locally", .serialized, .enabled(if: testDatabaseURL != nil || requireServices))
+@Suite("The CI examples, run locally", .serialized, .requires(.postgres))
 struct CIExamplesTests {
     /// Runs the GitHub workflow's steps after checkout, in order, stopping at the first failure
     /// as GitHub does; `if: steps.ID.outputs.NAME == 'V'` is evaluated, anything else is refused.

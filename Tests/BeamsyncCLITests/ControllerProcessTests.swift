@@ -2,11 +2,9 @@ import BeamsyncModel
 import BeamsyncPostgres
 import BeamsyncServer
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
-
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-private let testDatabaseURL = ProcessInfo.processInfo.environment["BEAMSYNC_TEST_DATABASE_URL"]
 
 /// A git repository the tests commit to, with the `git` CLI.
 struct TestRepository {
@@ -132,143 +130,143 @@ func restProfile(_ name: String, port: Int) -> String {
     "name: \(name)\ntranslation: {}\ndeployment: {kind: rest_remote, deploy_host: dim.example.org, deploy_port: \(port)}\n"
 }
 
-@Suite("The controller as a process", .serialized, .enabled(if: testDatabaseURL != nil || requireServices))
+@Suite("The controller as a process", .serialized, .requires(.postgres))
 struct ControllerProcessTests {
     @Test("a commit is applied by polling, and faster by a signed webhook; a bad signature triggers nothing")
     func pollingAndWebhook() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
-        let secretFile = repo.dir.deletingLastPathComponent().appendingPathComponent("secret-\(UUID().uuidString)")
-        try "hook-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
-        let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s",
-                                               extra: ["--github-secret-file", secretFile.path])
-        defer { controller.terminate() }
-        #expect(try await eventually(15) { try await profilePort(db.url, "a") == 8001 }, "first reconcile at start-up")
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            let secretFile = repo.dir.deletingLastPathComponent().appendingPathComponent("secret-\(UUID().uuidString)")
+            try "hook-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+            let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s",
+                                                   extra: ["--github-secret-file", secretFile.path])
+            defer { controller.terminate() }
+            #expect(try await eventually(15) { try await profilePort(db.url, "a") == 8001 }, "first reconcile at start-up")
 
-        let second = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8002)])
-        let body = Array(#"{"ref":"refs/heads/main"}"#.utf8)
-        let bad = try await controller.post("/hooks/github", body: body,
-                                            headers: ["X-Hub-Signature-256": WebhookAuthenticator.signature(body: body, secret: Array("nope".utf8))])
-        #expect(bad == 401)
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await profilePort(db.url, "a") == 8001, "a rejected webhook changes nothing (the poll interval is 60 s)")
-        let good = try await controller.post("/hooks/github", body: body,
-                                             headers: ["X-Hub-Signature-256": WebhookAuthenticator.signature(body: body, secret: Array("hook-secret".utf8))])
-        #expect(good == 202)
-        #expect(try await eventually(5) { try await profilePort(db.url, "a") == 8002 }, "\(controller.logText)")
-        #expect(try await sourceStatus(db.url)?.lastAppliedRevision == second)
-        await db.drop()
+            let second = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8002)])
+            let body = Array(#"{"ref":"refs/heads/main"}"#.utf8)
+            let bad = try await controller.post("/hooks/github", body: body,
+                                                headers: ["X-Hub-Signature-256": WebhookAuthenticator.signature(body: body, secret: Array("nope".utf8))])
+            #expect(bad == 401)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await profilePort(db.url, "a") == 8001, "a rejected webhook changes nothing (the poll interval is 60 s)")
+            let good = try await controller.post("/hooks/github", body: body,
+                                                 headers: ["X-Hub-Signature-256": WebhookAuthenticator.signature(body: body, secret: Array("hook-secret".utf8))])
+            #expect(good == 202)
+            #expect(try await eventually(5) { try await profilePort(db.url, "a") == 8002 }, "\(controller.logText)")
+            #expect(try await sourceStatus(db.url)?.lastAppliedRevision == second)
+        }
     }
 
     @Test("a broken commit leaves the last good state applied and the source Stalled; the next good commit recovers")
     func brokenCommitThenRecovery() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        let good = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
-        let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
-        defer { controller.terminate() }
-        #expect(try await eventually(15) { try await sourceStatus(db.url)?.lastAppliedRevision == good })
-        let broken = try repo.commit(["profiles/a.yaml": restProfile("a", port: 9001), "profiles/b.yaml": "name: b\ntranslation: {num_par: 0}\n"])
-        #expect(try await eventually(10) { try await sourceStatus(db.url)?.status == .stalled })
-        let status = try #require(try await sourceStatus(db.url))
-        #expect(status.reason == .validationFailed && status.lastAttemptedRevision == broken && status.lastAppliedRevision == good)
-        #expect(status.message?.contains("profiles/b.yaml:2:") == true, "the error names file and line: \(status.message ?? "")")
-        #expect(try await profilePort(db.url, "a") == 8001, "nothing of the broken commit is applied")
-        let fixed = try repo.commit(["profiles/b.yaml": nil])
-        #expect(try await eventually(40) { try await sourceStatus(db.url)?.lastAppliedRevision == fixed }, "\(controller.logText)")
-        #expect(try await sourceStatus(db.url)?.status == .ready)
-        #expect(try await profilePort(db.url, "a") == 9001)
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            let good = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
+            defer { controller.terminate() }
+            #expect(try await eventually(15) { try await sourceStatus(db.url)?.lastAppliedRevision == good })
+            let broken = try repo.commit(["profiles/a.yaml": restProfile("a", port: 9001), "profiles/b.yaml": "name: b\ntranslation: {num_par: 0}\n"])
+            #expect(try await eventually(10) { try await sourceStatus(db.url)?.status == .stalled })
+            let status = try #require(try await sourceStatus(db.url))
+            #expect(status.reason == .validationFailed && status.lastAttemptedRevision == broken && status.lastAppliedRevision == good)
+            #expect(status.message?.contains("profiles/b.yaml:2:") == true, "the error names file and line: \(status.message ?? "")")
+            #expect(try await profilePort(db.url, "a") == 8001, "nothing of the broken commit is applied")
+            let fixed = try repo.commit(["profiles/b.yaml": nil])
+            #expect(try await eventually(40) { try await sourceStatus(db.url)?.lastAppliedRevision == fixed }, "\(controller.logText)")
+            #expect(try await sourceStatus(db.url)?.status == .ready)
+            #expect(try await profilePort(db.url, "a") == 9001)
+        }
     }
 
     @Test("the remote disappears: Stalled, state kept; it returns: recovered")
     func remoteGoneAndBack() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
-        let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
-        defer { controller.terminate() }
-        #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .ready })
-        let moved = repo.dir.appendingPathExtension("away")
-        try FileManager.default.moveItem(at: repo.dir, to: moved)
-        #expect(try await eventually(10) { try await sourceStatus(db.url)?.reason == .fetchFailed })
-        #expect(try await profilePort(db.url, "a") == 8001)
-        try FileManager.default.moveItem(at: moved, to: repo.dir)
-        let next = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8003)])
-        #expect(try await eventually(40) { try await sourceStatus(db.url)?.lastAppliedRevision == next }, "\(controller.logText)")
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
+            defer { controller.terminate() }
+            #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .ready })
+            let moved = repo.dir.appendingPathExtension("away")
+            try FileManager.default.moveItem(at: repo.dir, to: moved)
+            #expect(try await eventually(10) { try await sourceStatus(db.url)?.reason == .fetchFailed })
+            #expect(try await profilePort(db.url, "a") == 8001)
+            try FileManager.default.moveItem(at: moved, to: repo.dir)
+            let next = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8003)])
+            #expect(try await eventually(40) { try await sourceStatus(db.url)?.lastAppliedRevision == next }, "\(controller.logText)")
+        }
     }
 
     @Test("two controllers on one database: exactly one applies; SIGKILL the leader and the other takes over")
     func leaderElection() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
-        let first = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
-        #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .ready })
-        let second = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
-        defer { second.terminate() }
-        try await Task.sleep(for: .seconds(2))
-        #expect(first.logText.contains("became leader"))
-        #expect(!second.logText.contains("became leader"), "only one replica leads")
-        first.kill9()
-        let next = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8004)])
-        #expect(try await eventually(20) { try await profilePort(db.url, "a") == 8004 }, "\(second.logText)")
-        #expect(second.logText.contains("became leader"))
-        #expect(try await sourceStatus(db.url)?.lastAppliedRevision == next)
-        let conn = try await PGConnection.connect(conninfo: db.url)
-        #expect(try await conn.query("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'update%'").single().int("n") == 1,
-                "the change was applied exactly once")
-        await conn.close()
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            let first = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
+            #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .ready })
+            let second = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms")
+            defer { second.terminate() }
+            try await Task.sleep(for: .seconds(2))
+            #expect(first.logText.contains("became leader"))
+            #expect(!second.logText.contains("became leader"), "only one replica leads")
+            first.kill9()
+            let next = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8004)])
+            #expect(try await eventually(20) { try await profilePort(db.url, "a") == 8004 }, "\(second.logText)")
+            #expect(second.logText.contains("became leader"))
+            #expect(try await sourceStatus(db.url)?.lastAppliedRevision == next)
+            let conn = try await PGConnection.connect(conninfo: db.url)
+            #expect(try await conn.query("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'update%'").single().int("n") == 1,
+                    "the change was applied exactly once")
+            await conn.close()
+        }
     }
 
     @Test("SIGKILL during a controller's apply leaves no partial state; the restarted controller applies it")
     func killedDuringApply() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        var files: [String: String?] = [:]
-        for i in 0..<30 { files["profiles/p\(i).yaml"] = restProfile("p\(i)", port: 8001) }
-        try repo.commit(files)
-        let slow = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s",
-                                         env: ["BEAMSYNC_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"])
-        let watcher = try await PGConnection.connect(conninfo: db.url)
-        #expect(try await eventually(20) {
-            try await watcher.query("""
-                SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON l.relation = c.oid
-                WHERE c.relname = 'beamsync_plan_serial' AND l.mode = 'RowExclusiveLock'
-                """).single().int("n") > 0
-        }, "the apply reached its last write")
-        slow.kill9()
-        #expect(try await eventually(5) { try await watcher.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 0 })
-        #expect(try await watcher.query("SELECT count(*) AS n FROM gitops_objects").single().int("n") == 0)
-        await watcher.close()
-        let restarted = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s")
-        defer { restarted.terminate() }
-        #expect(try await eventually(20) { try await profilePort(db.url, "p29") == 8001 })
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            var files: [String: String?] = [:]
+            for i in 0..<30 { files["profiles/p\(i).yaml"] = restProfile("p\(i)", port: 8001) }
+            try repo.commit(files)
+            let slow = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s",
+                                             env: ["BEAMSYNC_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"])
+            let watcher = try await PGConnection.connect(conninfo: db.url)
+            #expect(try await eventually(20) {
+                try await watcher.query("""
+                    SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON l.relation = c.oid
+                    WHERE c.relname = 'beamsync_plan_serial' AND l.mode = 'RowExclusiveLock'
+                    """).single().int("n") > 0
+            }, "the apply reached its last write")
+            slow.kill9()
+            #expect(try await eventually(5) { try await watcher.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 0 })
+            #expect(try await watcher.query("SELECT count(*) AS n FROM gitops_objects").single().int("n") == 0)
+            await watcher.close()
+            let restarted = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s")
+            defer { restarted.terminate() }
+            #expect(try await eventually(20) { try await profilePort(db.url, "p29") == 8001 })
+        }
     }
 
     @Test("a symbolic link in the repository is refused and the source is Stalled with the path named")
     func symlinkRefused() async throws {
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
-        try FileManager.default.createSymbolicLink(atPath: repo.dir.appendingPathComponent("profiles/link.yaml").path, withDestinationPath: "/etc/passwd")
-        try repo.commit([:], message: "add a link")
-        let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s")
-        defer { controller.terminate() }
-        #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .stalled })
-        let message = try await sourceStatus(db.url)?.message ?? ""
-        #expect(message.contains("profiles/link.yaml"), "\(message)")
-        #expect(try await profilePort(db.url, "a") == nil, "nothing applied from a refused tree")
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+            try FileManager.default.createSymbolicLink(atPath: repo.dir.appendingPathComponent("profiles/link.yaml").path, withDestinationPath: "/etc/passwd")
+            try repo.commit([:], message: "add a link")
+            let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "60s")
+            defer { controller.terminate() }
+            #expect(try await eventually(15) { try await sourceStatus(db.url)?.status == .stalled })
+            let message = try await sourceStatus(db.url)?.message ?? ""
+            #expect(message.contains("profiles/link.yaml"), "\(message)")
+            #expect(try await profilePort(db.url, "a") == nil, "nothing applied from a refused tree")
+        }
     }
 }

@@ -1,9 +1,7 @@
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
-
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-private let serverAvailable = FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/pg_ctl")
 
 /// Runs scripts/postgres.sh (its own throwaway server, so restarting it disturbs no other test).
 /// Output goes to a file, not a pipe: the server it starts may keep an inherited pipe open forever.
@@ -42,7 +40,7 @@ func pgCtl(_ dir: String, _ action: String) throws {
     p.waitUntilExit()
 }
 
-@Suite("The controller and a restarting database", .enabled(if: (testDatabaseAvailable && serverAvailable) || requireServices))
+@Suite("The controller and a restarting database", .enabled(if: TestServices.shouldRun(when: TestDatabase.isConfigured && TestServices.postgresServerProgramsInstalled)))
 struct DatabaseRestartTests {
     @Test("PostgreSQL restarted under a running controller: it reconnects and catches up")
     func reconnects() async throws {
@@ -66,5 +64,3 @@ struct DatabaseRestartTests {
         #expect(controller.process.isRunning, "the controller survived the outage")
     }
 }
-
-let testDatabaseAvailable = ProcessInfo.processInfo.environment["BEAMSYNC_TEST_DATABASE_URL"] != nil

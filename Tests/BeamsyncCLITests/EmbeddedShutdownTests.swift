@@ -1,3 +1,4 @@
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ private func isAlive(_ pid: pid_t) -> Bool {
 }
 
 @Suite("beamsync run and the embedded PostgreSQL it starts", .serialized,
-       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/pg_ctl")))
+       .enabled(if: TestServices.postgresServerProgramsInstalled))
 struct EmbeddedShutdownTests {
     @Test("SIGTERM or SIGINT ends the command and stops the embedded PostgreSQL it started; nothing is left running",
           arguments: [SIGTERM, SIGINT])

@@ -1,12 +1,8 @@
 import BeamsyncPostgres
 import BeamsyncStore
+import BeamsyncTestSupport
 import Foundation
 import Testing
-
-private let env = ProcessInfo.processInfo.environment
-private let requireServices = env["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-private let stackConfigured = env["BEAMSYNC_TEST_TM_URL"] != nil && env["BEAMSYNC_TEST_DIM_PORT"] != nil
-    && env["BEAMSYNC_TEST_DATABASE_URL"] != nil
 
 /// The example repository's files, relative to it.
 private func exampleFiles() throws -> [String: String] {
@@ -27,14 +23,12 @@ private func rewrite(_ text: String, _ old: String, _ new: String, in file: Stri
     return text.replacingOccurrences(of: old, with: new)
 }
 
-@Suite("The example repository on the real stack", .enabled(if: stackConfigured || requireServices))
+@Suite("The example repository on the real stack", .requires(.postgres, .daliuge))
 struct ExampleRepositoryTests {
     @Test("examples/gitops-repo applies as it is, and its execution runs the example graph to completed on the real DALiuGE")
     func exampleExecutionCompletes() async throws {
-        let tm = try #require(env["BEAMSYNC_TEST_TM_URL"], "BEAMSYNC_TEST_TM_URL is not set (scripts/dlg.sh start)")
-        let dimHost = try #require(env["BEAMSYNC_TEST_DIM_HOST"])
-        let dimPort = try #require(env["BEAMSYNC_TEST_DIM_PORT"])
-        let work = try #require(env["BEAMSYNC_TEST_DLG_WORK"])
+        let stack = try TestServices.requireDALiuGE()
+        let (tm, dimHost, dimPort, work) = (stack.tmURL, stack.dimHost, stack.dimPort, stack.work)
 
         // Everything as shipped, except that the loopback profile's URLs point at this test's
         // DALiuGE (scripts/dlg.sh's ports can be moved with BEAMSYNC_DLG_*_PORT).
@@ -51,37 +45,37 @@ struct ExampleRepositoryTests {
         let executionText = try #require(files[executionPath], "the example has no \(executionPath)")
         #expect(executionText.contains("name: hello-2026-11-25") && executionText.contains("deployment_profile_name: local-dim"))
 
-        let db = try await freshDatabase()
-        let repo = try TestRepository()
-        defer { repo.remove() }
-        try repo.commit(files.mapValues { Optional($0) }, message: "the example repository")
-        let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms",
-                                               env: ["BEAMPIPE_USE_REAL_BACKENDS": "true"])
-        defer { controller.terminate() }
-        let conn = try await PGConnection.connect(conninfo: db.url)
-        func status() async -> String? {
-            try? await conn.query("SELECT status FROM executions WHERE name = 'hello-2026-11-25'").first?.optionalString("status")
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try TestRepository()
+            defer { repo.remove() }
+            try repo.commit(files.mapValues { Optional($0) }, message: "the example repository")
+            let controller = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "500ms",
+                                                   env: ["BEAMPIPE_USE_REAL_BACKENDS": "true"])
+            defer { controller.terminate() }
+            let conn = try await PGConnection.connect(conninfo: db.url)
+            func status() async -> String? {
+                try? await conn.query("SELECT status FROM executions WHERE name = 'hello-2026-11-25'").first?.optionalString("status")
+            }
+            let terminal: Set<String> = ["completed", "failed", "cancelled", "not_submitted"]
+            #expect(try await eventually(120) { terminal.contains(await status() ?? "") }, "\(controller.logText)")
+            let row = try await conn.query("""
+                SELECT e.status, e.daliuge_session_id, e.backend, e.simulated, e.last_error, p.name AS profile
+                FROM executions e JOIN daliuge_deployment_profile p ON p.uuid = e.deployment_profile_id
+                WHERE e.name = 'hello-2026-11-25'
+                """).single()
+            #expect(try row.optionalString("status") == "completed",
+                    "the example's execution ended \(String(describing: try? row.optionalString("status"))): \(String(describing: try? row.optionalString("last_error")))")
+            #expect(try row.optionalString("profile") == "local-dim" && row.optionalString("backend") == "rest_remote" && row.bool("simulated") == false)
+
+            // The graph's one data drop is the file the HelloWorld app wrote.
+            let session = try #require(try row.optionalString("daliuge_session_id"))
+            let output = URL(fileURLWithPath: work).appendingPathComponent(session).appendingPathComponent("hello.txt")
+            #expect((try? String(contentsOf: output, encoding: .utf8)) == "Hello beamsync", "no greeting in \(output.path)")
+
+            // Every document of the example was applied: four profiles and the project.
+            #expect(try await conn.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 4)
+            #expect(try await conn.query("SELECT count(*) AS n FROM project_configs WHERE project_id = 'wallaby_hires' AND active").single().int("n") == 1)
+            await conn.close()
         }
-        let terminal: Set<String> = ["completed", "failed", "cancelled", "not_submitted"]
-        #expect(try await eventually(120) { terminal.contains(await status() ?? "") }, "\(controller.logText)")
-        let row = try await conn.query("""
-            SELECT e.status, e.daliuge_session_id, e.backend, e.simulated, e.last_error, p.name AS profile
-            FROM executions e JOIN daliuge_deployment_profile p ON p.uuid = e.deployment_profile_id
-            WHERE e.name = 'hello-2026-11-25'
-            """).single()
-        #expect(try row.optionalString("status") == "completed",
-                "the example's execution ended \(String(describing: try? row.optionalString("status"))): \(String(describing: try? row.optionalString("last_error")))")
-        #expect(try row.optionalString("profile") == "local-dim" && row.optionalString("backend") == "rest_remote" && row.bool("simulated") == false)
-
-        // The graph's one data drop is the file the HelloWorld app wrote.
-        let session = try #require(try row.optionalString("daliuge_session_id"))
-        let output = URL(fileURLWithPath: work).appendingPathComponent(session).appendingPathComponent("hello.txt")
-        #expect((try? String(contentsOf: output, encoding: .utf8)) == "Hello beamsync", "no greeting in \(output.path)")
-
-        // Every document of the example was applied: four profiles and the project.
-        #expect(try await conn.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 4)
-        #expect(try await conn.query("SELECT count(*) AS n FROM project_configs WHERE project_id = 'wallaby_hires' AND active").single().int("n") == 1)
-        await conn.close()
-        await db.drop()
     }
 }

@@ -5,11 +5,6 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let env = ProcessInfo.processInfo.environment
-private let requireServices = env["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-private let daliugeConfigured = env["BEAMSYNC_TEST_TM_URL"] != nil && env["BEAMSYNC_TEST_DIM_PORT"] != nil
-    && env["BEAMSYNC_TEST_DATABASE_URL"] != nil
-
 private let helloWorld: [UInt8] = {
     let url = repositoryRoot.appendingPathComponent("Tests/BeamsyncEngineTests/Fixtures/HelloWorld.graph")
     return Array((try? Data(contentsOf: url)) ?? Data())
@@ -17,14 +12,12 @@ private let helloWorld: [UInt8] = {
 
 /// A repository with one global rest_remote profile, `dim`, pointing at the test stack.
 private func dimProfileRepository() throws -> URL {
-    let tm = try #require(env["BEAMSYNC_TEST_TM_URL"], "BEAMSYNC_TEST_TM_URL is not set (scripts/dlg.sh start)")
-    let dimHost = try #require(env["BEAMSYNC_TEST_DIM_HOST"])
-    let dimPort = try #require(env["BEAMSYNC_TEST_DIM_PORT"])
+    let stack = try TestServices.requireDALiuGE()
     return try temporaryRepository(["profiles/dim.yaml": """
         name: dim
         is_default: true
-        translation: {algo: metis, num_par: 1, num_islands: 1, tm_url: "\(tm)"}
-        deployment: {kind: rest_remote, dim_host_for_tm: "\(dimHost)", dim_port_for_tm: \(dimPort), deploy_host: "\(dimHost)", deploy_port: \(dimPort)}
+        translation: {algo: metis, num_par: 1, num_islands: 1, tm_url: "\(stack.tmURL)"}
+        deployment: {kind: rest_remote, dim_host_for_tm: "\(stack.dimHost)", dim_port_for_tm: \(stack.dimPort), deploy_host: "\(stack.dimHost)", deploy_port: \(stack.dimPort)}
 
         """])
 }
@@ -89,72 +82,72 @@ struct RunConcurrencyOptionTests {
     }
 }
 
-@Suite("executions create --graph-url against a real DALiuGE stack", .serialized, .enabled(if: daliugeConfigured || requireServices))
+@Suite("executions create --graph-url against a real DALiuGE stack", .serialized, .requires(.postgres, .daliuge))
 struct ExecutionsCreateURLTests {
     @Test("a graph by URL is fetched once, checked against its pin, stored, and runs to completed on the DIM")
     func runsGraphFromURL() async throws {
-        let db = try await freshDatabase()
-        let repo = try dimProfileRepository()
-        defer { try? FileManager.default.removeItem(at: repo) }
-        let runEnv = ["DATABASE_URL": db.url, "NO_COLOR": "1", "BEAMPIPE_USE_REAL_BACKENDS": "true"]
-        let applied = try runBeamsync(["apply", "--dir", repo.path, "--auto-approve"], environment: runEnv)
-        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
-        let body = helloWorld
-        #expect(!body.isEmpty)
-        let server = try LoopbackServer { request in
-            request.path == "/graphs/hello.graph" ? .init(status: 200, headers: [("Content-Type", "application/json")], body: body)
-                                                  : .text(404, "not here")
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try dimProfileRepository()
+            defer { try? FileManager.default.removeItem(at: repo) }
+            let runEnv = ["DATABASE_URL": db.url, "NO_COLOR": "1", "BEAMPIPE_USE_REAL_BACKENDS": "true"]
+            let applied = try runBeamsync(["apply", "--dir", repo.path, "--auto-approve"], environment: runEnv)
+            #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+            let body = helloWorld
+            #expect(!body.isEmpty)
+            let server = try LoopbackServer { request in
+                request.path == "/graphs/hello.graph" ? .init(status: 200, headers: [("Content-Type", "application/json")], body: body)
+                                                      : .text(404, "not here")
+            }
+            defer { server.stop() }
+            let url = server.baseURL + "/graphs/hello.graph"
+            let sha = SHA256Digest.hex(body)
+
+            let r = try runBeamsync(["executions", "create", "--project", "demo", "--profile", "dim", "--name", "by-url",
+                                     "--graph-url", url, "--graph-sha256", sha.uppercased(), "--format", "json"], environment: runEnv)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            let json = try JSONValue.parse(r.stdout)
+            let execution = try #require(json["execution"])
+            #expect(execution["status"]?.stringValue == "completed", "\(r.stdout)")
+            #expect(execution["graph_url"]?.stringValue == url)
+            #expect(execution["graph_sha256"]?.stringValue == sha, "the pin is stored in lowercase")
+            #expect(execution["graph_path"] == nil || execution["graph_path"] == .null)
+            #expect(execution["daliuge_state"]?.stringValue == "FINISHED")
+            #expect(server.requests.map { "\($0.method) \($0.path)" } == ["GET /graphs/hello.graph"], "fetched exactly once")
+
+            let conn = try await PGConnection.connect(conninfo: db.url)
+            let stored = try await conn.query("SELECT length(content) AS n FROM graph_blobs WHERE sha256 = $1", [.text(sha)]).first?.int("n")
+            #expect(stored == body.count, "the fetched graph is kept, content-addressed")
+            await conn.close()
+            let work = try TestServices.requireDALiuGE().work
+            let session = try #require(execution["daliuge_session_id"]?.stringValue)
+            let outputs = (try? FileManager.default.contentsOfDirectory(atPath: work + "/" + session)) ?? []
+            #expect(!outputs.isEmpty, "HelloWorld wrote its output under \(work)/\(session)")
         }
-        defer { server.stop() }
-        let url = server.baseURL + "/graphs/hello.graph"
-        let sha = SHA256Digest.hex(body)
-
-        let r = try runBeamsync(["executions", "create", "--project", "demo", "--profile", "dim", "--name", "by-url",
-                                 "--graph-url", url, "--graph-sha256", sha.uppercased(), "--format", "json"], environment: runEnv)
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        let json = try JSONValue.parse(r.stdout)
-        let execution = try #require(json["execution"])
-        #expect(execution["status"]?.stringValue == "completed", "\(r.stdout)")
-        #expect(execution["graph_url"]?.stringValue == url)
-        #expect(execution["graph_sha256"]?.stringValue == sha, "the pin is stored in lowercase")
-        #expect(execution["graph_path"] == nil || execution["graph_path"] == .null)
-        #expect(execution["daliuge_state"]?.stringValue == "FINISHED")
-        #expect(server.requests.map { "\($0.method) \($0.path)" } == ["GET /graphs/hello.graph"], "fetched exactly once")
-
-        let conn = try await PGConnection.connect(conninfo: db.url)
-        let stored = try await conn.query("SELECT length(content) AS n FROM graph_blobs WHERE sha256 = $1", [.text(sha)]).first?.int("n")
-        #expect(stored == body.count, "the fetched graph is kept, content-addressed")
-        await conn.close()
-        let work = try #require(env["BEAMSYNC_TEST_DLG_WORK"])
-        let session = try #require(execution["daliuge_session_id"]?.stringValue)
-        let outputs = (try? FileManager.default.contentsOfDirectory(atPath: work + "/" + session)) ?? []
-        #expect(!outputs.isEmpty, "HelloWorld wrote its output under \(work)/\(session)")
-        await db.drop()
     }
 
     @Test("content at the URL that does not match the pin fails the execution before anything reaches the DIM")
     func refusesChangedContent() async throws {
-        let db = try await freshDatabase()
-        let repo = try dimProfileRepository()
-        defer { try? FileManager.default.removeItem(at: repo) }
-        let runEnv = ["DATABASE_URL": db.url, "NO_COLOR": "1", "BEAMPIPE_USE_REAL_BACKENDS": "true"]
-        #expect(try runBeamsync(["apply", "--dir", repo.path, "--auto-approve"], environment: runEnv).status == 0)
-        let changed = helloWorld + Array("\n".utf8)
-        let server = try LoopbackServer { _ in .init(status: 200, body: changed) }
-        defer { server.stop() }
-        let pin = SHA256Digest.hex(helloWorld)
-        let r = try runBeamsync(["executions", "create", "--project", "demo", "--name", "changed",
-                                 "--graph-url", server.baseURL + "/hello.graph", "--graph-sha256", pin], environment: runEnv)
-        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
-        let expected = "the graph at \(server.baseURL)/hello.graph has sha256 \(SHA256Digest.hex(changed)), but the execution pins \(pin); "
-            + "refusing to run content that changed"
-        #expect(r.stdout.contains(expected), "\(r.stdout)")
-        let conn = try await PGConnection.connect(conninfo: db.url)
-        let row = try await conn.query("SELECT status, daliuge_session_id, last_error FROM executions WHERE name = 'changed'").single()
-        #expect(try row.string("status") == "failed" && row.optionalString("daliuge_session_id") == nil)
-        #expect(try row.optionalString("last_error") == expected)
-        #expect(try await conn.query("SELECT count(*) AS n FROM graph_blobs").single().int("n") == 0, "changed content is not stored")
-        await conn.close()
-        await db.drop()
+        try await TestDatabase.withFreshDatabase { db in
+            let repo = try dimProfileRepository()
+            defer { try? FileManager.default.removeItem(at: repo) }
+            let runEnv = ["DATABASE_URL": db.url, "NO_COLOR": "1", "BEAMPIPE_USE_REAL_BACKENDS": "true"]
+            #expect(try runBeamsync(["apply", "--dir", repo.path, "--auto-approve"], environment: runEnv).status == 0)
+            let changed = helloWorld + Array("\n".utf8)
+            let server = try LoopbackServer { _ in .init(status: 200, body: changed) }
+            defer { server.stop() }
+            let pin = SHA256Digest.hex(helloWorld)
+            let r = try runBeamsync(["executions", "create", "--project", "demo", "--name", "changed",
+                                     "--graph-url", server.baseURL + "/hello.graph", "--graph-sha256", pin], environment: runEnv)
+            #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+            let expected = "the graph at \(server.baseURL)/hello.graph has sha256 \(SHA256Digest.hex(changed)), but the execution pins \(pin); "
+                + "refusing to run content that changed"
+            #expect(r.stdout.contains(expected), "\(r.stdout)")
+            let conn = try await PGConnection.connect(conninfo: db.url)
+            let row = try await conn.query("SELECT status, daliuge_session_id, last_error FROM executions WHERE name = 'changed'").single()
+            #expect(try row.string("status") == "failed" && row.optionalString("daliuge_session_id") == nil)
+            #expect(try row.optionalString("last_error") == expected)
+            #expect(try await conn.query("SELECT count(*) AS n FROM graph_blobs").single().int("n") == 0, "changed content is not stored")
+            await conn.close()
+        }
     }
 }

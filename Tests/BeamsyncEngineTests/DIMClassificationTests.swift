@@ -19,12 +19,13 @@ struct DIMClassificationTests {
         }
     }
 
-    @Test(arguments: [("4", "completed"), ("5", "cancelled"), ("6", "failed"), ("3", "running"), ("2", "running")])
+    @Test("DALiuGE's integer session states map to completed, cancelled, failed or running",
+          arguments: [("4", "completed"), ("5", "cancelled"), ("6", "failed"), ("3", "running"), ("2", "running")])
     func integerStates(json: String, expected: String) throws {
         #expect(try ledger(json) == expected)
     }
 
-    @Test(arguments: [
+    @Test("state names are read case-insensitively, and a number given as a string counts as that number", arguments: [
         (#""FINISHED""#, "completed"), (#""Finished""#, "completed"), (#""COMPLETED""#, "completed"),
         (#""CANCELLED""#, "cancelled"), (#""canceled""#, "cancelled"),
         (#""FAILED""#, "failed"), (#""fail""#, "failed"), (#""ERROR""#, "failed"),
@@ -34,7 +35,7 @@ struct DIMClassificationTests {
         #expect(try ledger(json) == expected)
     }
 
-    @Test(arguments: [
+    @Test("a state wrapped in a status object is unwrapped", arguments: [
         (#"{"status": 4}"#, "completed"), (#"{"status": "FINISHED"}"#, "completed"),
         (#"{"status": 5}"#, "cancelled"), (#"{"status": 6}"#, "failed"),
     ])
@@ -42,7 +43,7 @@ struct DIMClassificationTests {
         #expect(try ledger(json) == expected)
     }
 
-    @Test(arguments: [
+    @Test("a map of per-node states is aggregated into one session state", arguments: [
         (#"{"nm1:8000": 4, "nm2:8000": 4}"#, "completed"),
         (#"{"nm1:8000": 4, "nm2:8000": 6}"#, "failed"),
         (#"{"nm1:8000": 5, "nm2:8000": 5}"#, "cancelled"),
@@ -52,18 +53,21 @@ struct DIMClassificationTests {
         #expect(try ledger(json) == expected)
     }
 
-    @Test func exactUpstreamNumbersArePreserved() {
+    @Test("DALiuGE's state numbers 0 to 6 round-trip exactly, and an unknown number is kept as unrecognised")
+    func exactUpstreamNumbersArePreserved() {
         for n in 0...6 { #expect(DIMSessionState(number: Int64(n)).number == n) }
         #expect(DIMSessionState(number: 7) == .unrecognised("7"))
     }
 
-    @Test func compositeStateRetainsPerNodeValues() throws {
+    @Test("a per-node status keeps each node's state next to the aggregate")
+    func compositeStateRetainsPerNodeValues() throws {
         let status = SessionStatus(json: try JSONValue.parse(#"{"a:1:2:3": 2, "b:1:2:3": 4}"#))
         #expect(status.state == .deploying)
         #expect(status.nodes == ["a:1:2:3": .deploying, "b:1:2:3": .finished])
     }
 
-    @Test func aggregationPriority() {
+    @Test("aggregation ranks failed over missing over running and deploying over building, cancelled over finished; no nodes is unrecognised")
+    func aggregationPriority() {
         #expect(SessionStatus.aggregate([.running, .building, .pristine]) == .running)
         #expect(SessionStatus.aggregate([.deploying, .building]) == .deploying)
         #expect(SessionStatus.aggregate([.finished, .cancelled]) == .cancelled)
@@ -72,7 +76,8 @@ struct DIMClassificationTests {
         #expect(SessionStatus.aggregate([]) == .unrecognised("no nodes"))
     }
 
-    @Test func unknownSessionAnswersAreMissingNotRunning() throws {
+    @Test("the Success answer of a DIM or Node Manager for a session it does not know is missing, not running; odd values are unrecognised")
+    func unknownSessionAnswersAreMissingNotRunning() throws {
         // DIM: 200 {"<node>": {"Status": "Success"}}; NM: 200 {"Status": "Success"}.
         #expect(try state(#"{"127.0.0.1:18000:15555:16666": {"Status": "Success"}}"#) == .missing)
         #expect(try state(#"{"Status": "Success"}"#) == .missing)
@@ -81,7 +86,8 @@ struct DIMClassificationTests {
         #expect(try state("4.0") == .finished)
     }
 
-    @Test func graphStatusErrorDrops() throws {
+    @Test("the drops in error are read from a graph status given as numbers, objects or names, sorted; expired and cancelled drops are not errors")
+    func graphStatusErrorDrops() throws {
         #expect(GraphStatus(json: try JSONValue.parse(#"{"drop_a": 3, "drop_b": 2}"#)).errorDrops == ["drop_a"])
         let full = GraphStatus(json: try JSONValue.parse("""
             {"x_data": {"status": 3}, "a_app": {"status": 3, "execStatus": 3}, "ok": {"status": 2, "execStatus": 2},
@@ -91,7 +97,8 @@ struct DIMClassificationTests {
         #expect(GraphStatus(json: try JSONValue.parse("{}")).errorDrops.isEmpty)
     }
 
-    @Test func dimErrorBodiesAreTyped() throws {
+    @Test("the DIM's error bodies become typed errors: unknown session, session exists, node failure and rejected graph")
+    func dimErrorBodiesAreTyped() throws {
         func classify(_ status: Int, _ body: String, session: String? = "s") -> DIMError {
             let response = HTTPResponse(status: status, body: Array(body.utf8))
             return DIMClient.classify(HTTPError(method: .get, url: "http://dim/api", response: response),

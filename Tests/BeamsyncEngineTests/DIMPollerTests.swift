@@ -49,7 +49,7 @@ private final class VirtualClock: @unchecked Sendable {
     }
 }
 
-@Suite("DIMPoller")
+@Suite("Polling a DIM session until it ends")
 struct DIMPollerTests {
     let refused = DIMError.unreachable(HTTPError(kind: .connectionRefused, method: .get,
                                                  url: "http://127.0.0.1:1/api/sessions/s/status", message: "refused"))
@@ -58,14 +58,16 @@ struct DIMPollerTests {
         DIMPoller(observer: dim, policy: policy, clock: clock.pollClock, random: { 0.5 })
     }
 
-    @Test func runsToFinished() async throws {
+    @Test("polling follows the session's states until it has finished")
+    func runsToFinished() async throws {
         let dim = ScriptedDIM([.state(.pristine), .state(.building), .state(.running), .state(.running), .state(.finished)])
         let clock = VirtualClock()
         #expect(try await poller(dim, clock).poll(sessionID: "s") == .finished)
         #expect(dim.calls == 5)
     }
 
-    @Test func backoffIsExponentialCappedAndJittered() async throws {
+    @Test("the delay between polls doubles up to its maximum and is jittered")
+    func backoffIsExponentialCappedAndJittered() async throws {
         let dim = ScriptedDIM(Array(repeating: .state(.running), count: 8) + [.state(.finished)])
         let clock = VirtualClock()
         let policy = PollPolicy(initialDelay: .milliseconds(100), maxDelay: .milliseconds(800), multiplier: 2, jitter: 0.5)
@@ -78,7 +80,8 @@ struct DIMPollerTests {
         #expect(clock.sleeps.last == .milliseconds(50))  // 1 - 0.5
     }
 
-    @Test func finishedWithErrorDropsIsFailedAndNamesTheDrop() async throws {
+    @Test("a finished session with drops in error is failed, naming the drops")
+    func finishedWithErrorDropsIsFailedAndNamesTheDrop() async throws {
         let graph = GraphStatus(drops: ["T_boom_0": .init(status: .int(3), execStatus: .int(3)),
                                         "T_never_0": .init(status: .int(3)), "T_ok_0": .init(status: .int(2))])
         let dim = ScriptedDIM([.state(.finished)], graph: .success(graph))
@@ -89,14 +92,16 @@ struct DIMPollerTests {
         #expect(outcome.executionStatus == "failed")
     }
 
-    @Test func failedAndCancelled() async throws {
+    @Test("a failed session is failed even when its graph status cannot be read, and a cancelled one is cancelled")
+    func failedAndCancelled() async throws {
         let failed = try await poller(ScriptedDIM([.state(.failed)], graph: .failure(refused)), VirtualClock()).poll(sessionID: "s")
         guard case .failed(let reason, _) = failed else { Issue.record("\(failed)"); return }
         #expect(reason.contains("graph status unavailable"))
         #expect(try await poller(ScriptedDIM([.state(.cancelled)]), VirtualClock()).poll(sessionID: "s") == .cancelled)
     }
 
-    @Test func unknownSessionEndsPollingAfterTheLimit() async throws {
+    @Test("a session the DIM does not know ends polling after the limit of unknown readings, however the DIM says so")
+    func unknownSessionEndsPollingAfterTheLimit() async throws {
         let dim = ScriptedDIM([.state(.running), .state(.missing)])
         let outcome = try await poller(dim, VirtualClock(), PollPolicy(maxUnknownReadings: 3)).poll(sessionID: "s")
         guard case .sessionUnknown(let detail) = outcome else { Issue.record("\(outcome)"); return }
@@ -110,20 +115,23 @@ struct DIMPollerTests {
         if case .sessionUnknown = odd {} else { Issue.record("\(odd)") }
     }
 
-    @Test func aReadableStateResetsTheUnknownCount() async throws {
+    @Test("a readable state in between resets the count of unknown readings")
+    func aReadableStateResetsTheUnknownCount() async throws {
         let dim = ScriptedDIM([.state(.missing), .state(.missing), .state(.running), .state(.missing), .state(.missing),
                                .state(.finished)])
         #expect(try await poller(dim, VirtualClock(), PollPolicy(maxUnknownReadings: 3)).poll(sessionID: "s") == .finished)
     }
 
-    @Test func unreachableDIMEndsPolling() async throws {
+    @Test("an unreachable DIM ends polling after the limit of unreachable readings")
+    func unreachableDIMEndsPolling() async throws {
         let dim = ScriptedDIM([.error(refused)])
         let outcome = try await poller(dim, VirtualClock(), PollPolicy(maxUnreachableReadings: 4)).poll(sessionID: "s")
         #expect(outcome == .unreachable(refused))
         #expect(dim.calls == 4)
     }
 
-    @Test func aSessionThatNeverEndsTimesOut() async throws {
+    @Test("a session that never ends times out after the maximum duration, naming its last state")
+    func aSessionThatNeverEndsTimesOut() async throws {
         let clock = VirtualClock()
         let policy = PollPolicy(initialDelay: .seconds(1), maxDelay: .seconds(10), maxDuration: .seconds(60))
         let outcome = try await poller(ScriptedDIM([.state(.running)]), clock, policy).poll(sessionID: "s")
@@ -133,7 +141,8 @@ struct DIMPollerTests {
         #expect(outcome.description.contains("DIM poll timeout"))
     }
 
-    @Test func cancellationStopsPolling() async throws {
+    @Test("cancelling the polling task stops polling")
+    func cancellationStopsPolling() async throws {
         let dim = ScriptedDIM([.state(.running)])
         let poller = DIMPoller(observer: dim, policy: PollPolicy(initialDelay: .milliseconds(20), maxDelay: .milliseconds(20)))
         let task = Task { try await poller.poll(sessionID: "s") }

@@ -4,39 +4,8 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-/// The DALiuGE stack that `scripts/dlg.sh start DIR` prints.
-struct DaliugeServices {
-    var tmURL: String
-    var dimHost: String
-    var dimPort: Int
-    /// `$DLG_ROOT/workspace`: the NM writes each session's outputs to `<work>/<session id>/`.
-    var work: String
-
-    static let environment = ProcessInfo.processInfo.environment
-    static let required = environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-    static let current: DaliugeServices? = {
-        guard let tm = environment["BEAMSYNC_TEST_TM_URL"], let host = environment["BEAMSYNC_TEST_DIM_HOST"],
-              let port = environment["BEAMSYNC_TEST_DIM_PORT"].flatMap(Int.init), let work = environment["BEAMSYNC_TEST_DLG_WORK"]
-        else { return nil }
-        return DaliugeServices(tmURL: tm, dimHost: host, dimPort: port, work: work)
-    }()
-    /// Runs when the services are there, or when they are required (then their absence fails).
-    static let enabled = required || current != nil
-
-    static func get() throws -> DaliugeServices {
-        guard let current else {
-            throw ServicesMissing()
-        }
-        return current
-    }
-
-    struct ServicesMissing: Error, CustomStringConvertible {
-        var description: String {
-            "BEAMSYNC_REQUIRE_SERVICES=1 but BEAMSYNC_TEST_TM_URL, BEAMSYNC_TEST_DIM_HOST, BEAMSYNC_TEST_DIM_PORT and "
-                + "BEAMSYNC_TEST_DLG_WORK are not all set; run scripts/dlg.sh start DIR and export its output"
-        }
-    }
-
+extension TestServices.DALiuGE {
+    /// A rest_remote profile for the stack: the TM, and the DIM both as the TM and as beamsync reach it.
     var profile: DeploymentProfile {
         DeploymentProfile(
             name: "dlg-loopback",
@@ -54,13 +23,13 @@ func fixture(_ name: String) throws -> [UInt8] {
 /// Serialized: a DALiuGE 6.6.0 Node Manager `chdir`s into each new session's directory and
 /// resolves relative output paths against its (process-wide) working directory, so sessions
 /// created concurrently on one NM can write into each other's directories.
-@Suite("DALiuGE 6.6.0 integration (TM, DIM, NM from scripts/dlg.sh)", .enabled(if: DaliugeServices.enabled), .serialized)
+@Suite("DALiuGE 6.6.0 integration (TM, DIM, NM from scripts/dlg.sh)", .requires(.daliuge), .serialized)
 struct DaliugeIntegrationTests {
     let http = HTTPClient(threads: 2, name: "dlg-test-http")
     let policy = PollPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(1), maxDuration: .seconds(90))
 
-    func clients() throws -> (DaliugeServices, TranslatorClient, DIMClient) {
-        let services = try DaliugeServices.get()
+    func clients() throws -> (TestServices.DALiuGE, TranslatorClient, DIMClient) {
+        let services = try TestServices.requireDALiuGE()
         let profile = services.profile
         guard case .restRemote(let rest) = profile.deployment else { fatalError() }
         return (services, TranslatorClient(endpoint: try TranslatorEndpoint(profile: profile), http: http),
@@ -71,7 +40,8 @@ struct DaliugeIntegrationTests {
         "beamsync-test-\(label)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    @Test func helloWorldTranslatesDeploysFinishesAndWritesItsOutput() async throws {
+    @Test("HelloWorld is translated by the TM, deployed on the DIM in three steps, finishes and writes its output file")
+    func helloWorldTranslatesDeploysFinishesAndWritesItsOutput() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("HelloWorld.graph"), profile: services.profile)
         #expect(graph.drops.count == 2)
@@ -94,7 +64,8 @@ struct DaliugeIntegrationTests {
         try await dim.deleteSession(sid)
     }
 
-    @Test func aFailingAppIsFailedWithTheDropNamed() async throws {
+    @Test("a failing application makes the session failed, naming the drop")
+    func aFailingAppIsFailedWithTheDropNamed() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("FailingApp.graph"), profile: services.profile)
         let sid = newSessionID("fail")
@@ -110,7 +81,8 @@ struct DaliugeIntegrationTests {
         #expect(outcome.executionStatus == "failed")
     }
 
-    @Test func theTranslatorsRejectionReachesTheCallerVerbatim() async throws {
+    @Test("the Translator Manager's rejection reaches the caller verbatim, and so does its plain-text 500")
+    func theTranslatorsRejectionReachesTheCallerVerbatim() async throws {
         let (services, tm, _) = try clients()
         let error = await #expect(throws: TranslatorError.self) {
             try await tm.translate(logicalGraph: try fixture("Invalid.graph"), profile: services.profile)
@@ -131,7 +103,8 @@ struct DaliugeIntegrationTests {
         #expect(crash?.serverMessage == "Internal Server Error")
     }
 
-    @Test func aRunningSessionCanBeCancelled() async throws {
+    @Test("a running session is cancelled, and polling ends as cancelled long before the application would have finished")
+    func aRunningSessionCanBeCancelled() async throws {
         let (services, tm, dim) = try clients()
         let graph = try await tm.translate(logicalGraph: try fixture("Sleep.graph"), profile: services.profile)
         let sid = newSessionID("cancel")
@@ -150,8 +123,9 @@ struct DaliugeIntegrationTests {
         try await dim.deleteSession(sid)
     }
 
-    @Test func aDIMThatIsDownIsUnreachableNotAnEndlessPoll() async throws {
-        let services = try DaliugeServices.get()
+    @Test("a DIM that is down is unreachable: creating a session is refused and polling ends after its limit")
+    func aDIMThatIsDownIsUnreachableNotAnEndlessPoll() async throws {
+        let services = try TestServices.requireDALiuGE()
         let port = try closedLoopbackPort()
         let dim = DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(services.dimHost):\(port)"), http: http)
         let error = await #expect(throws: DIMError.self) { try await dim.createSession(newSessionID("down")) }
@@ -170,7 +144,8 @@ struct DaliugeIntegrationTests {
         #expect(last.kind == .connectionRefused)
     }
 
-    @Test func anUnknownSessionIsClassifiedAndPollingEnds() async throws {
+    @Test("a session the DIM does not know is missing, its calls answer session unknown, and polling ends after its limit")
+    func anUnknownSessionIsClassifiedAndPollingEnds() async throws {
         let (_, _, dim) = try clients()
         let sid = newSessionID("unknown")
         // The DIM answers 200 {"<node>": {"Status": "Success"}} for a session it does not know.
@@ -189,7 +164,8 @@ struct DaliugeIntegrationTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
-    @Test func duplicateSessionsAndEmptyRootsAreTyped() async throws {
+    @Test("creating a session twice is a session-exists error, and deploying without roots is refused")
+    func duplicateSessionsAndEmptyRootsAreTyped() async throws {
         let (_, _, dim) = try clients()
         let sid = newSessionID("dup")
         try await dim.createSession(sid)
@@ -209,11 +185,12 @@ private actor StepLog {
 
 /// The second DIM that `scripts/dlg.sh start` runs: its only Node Manager is down, so every
 /// session call stalls for the DIM's 10 s node check and then answers 555 naming the node.
-@Suite("DALiuGE 6.6.0: a DIM whose Node Manager is down", .enabled(if: DaliugeServices.enabled))
+@Suite("DALiuGE 6.6.0: a DIM whose Node Manager is down", .requires(.daliuge))
 struct DaliugeDeadNodeTests {
-    @Test func aStalledIslandIsATypedNodeFailureAndPollingEnds() async throws {
-        let services = try DaliugeServices.get()
-        let port = try #require(DaliugeServices.environment["BEAMSYNC_TEST_DEAD_NM_DIM_PORT"].flatMap(Int.init),
+    @Test("a call on a DIM whose Node Manager is down is a transient node failure naming the node, and polling ends as unreachable")
+    func aStalledIslandIsATypedNodeFailureAndPollingEnds() async throws {
+        let services = try TestServices.requireDALiuGE()
+        let port = try #require(services.deadNodeDIMPort,
                                 "BEAMSYNC_TEST_DEAD_NM_DIM_PORT (from scripts/dlg.sh start) is not set")
         let dim = DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(services.dimHost):\(port)"), http: HTTPClient(threads: 2))
         // /api still answers at once and names the node.

@@ -42,7 +42,8 @@ private final class OpenSSLServer: @unchecked Sendable {
 @Suite("HTTPClient TLS against openssl s_server",
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")), .serialized)
 struct HTTPClientTLSTests {
-    @Test func verificationOnOffAndCAFile() async throws {
+    @Test("a self-signed certificate is refused when verifying, accepted with verification off or as the CA file; a missing CA file is a TLS error")
+    func verificationOnOffAndCAFile() async throws {
         let http = HTTPClient(threads: 1)
         let server = try OpenSSLServer()
         defer { server.stop() }

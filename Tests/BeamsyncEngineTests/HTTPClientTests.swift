@@ -7,7 +7,8 @@ import Testing
 struct HTTPClientTests {
     let http = HTTPClient(threads: 2)
 
-    @Test func getReturnsStatusHeadersAndBody() async throws {
+    @Test("a GET returns the status, headers and body the server sent")
+    func getReturnsStatusHeadersAndBody() async throws {
         let server = try LoopbackServer { _ in
             .init(status: 200, headers: [("Content-Type", "application/json"), ("X-Beamsync", "yes")],
                   body: Array(#"{"hosts": ["a"]}"#.utf8))
@@ -21,7 +22,8 @@ struct HTTPClientTests {
         #expect(server.requests.first?.path == "/api")
     }
 
-    @Test func postsFormFieldsEncoded() async throws {
+    @Test("form fields are sent URL-encoded, so a form parser reads back the exact values, and without Expect: 100-continue")
+    func postsFormFieldsEncoded() async throws {
         let server = try LoopbackServer { _ in .json(200, "[]") }
         defer { server.stop() }
         let value = #"{"a": "b&c=d", "ü": "+ /"}"#
@@ -43,7 +45,8 @@ struct HTTPClientTests {
         #expect(pairs[1].1 == "1")
     }
 
-    @Test func postsJSONAndDeletes() async throws {
+    @Test("a JSON body is sent with its content type; a DELETE sends no body and an empty POST sends Content-Length 0")
+    func postsJSONAndDeletes() async throws {
         let server = try LoopbackServer { _ in .json(200, #"{"Status": "Success"}"#) }
         defer { server.stop() }
         let body = Array(#"{"sessionId":"s-1"}"#.utf8)
@@ -60,7 +63,8 @@ struct HTTPClientTests {
         #expect(requests[2].header("Content-Length") == "0")
     }
 
-    @Test func non2xxIsAResponseButSendExpectingSuccessThrowsWithTheDetail() async throws {
+    @Test("a non-2xx answer is a response, and sendExpectingSuccess turns it into an error carrying the server's detail")
+    func non2xxIsAResponseButSendExpectingSuccessThrowsWithTheDetail() async throws {
         let server = try LoopbackServer { _ in .json(400, #"{"detail":"LG content is malformed"}"#) }
         defer { server.stop() }
         let request = HTTPRequest(.post, server.baseURL + "/unroll_and_partition", body: .form([]))
@@ -73,7 +77,7 @@ struct HTTPClientTests {
         #expect(error?.description == "POST \(server.baseURL)/unroll_and_partition: HTTP 400: LG content is malformed")
     }
 
-    @Test(arguments: [
+    @Test("the server's message is taken from detail, error, a DALiuGE exception body, plain text or an HTML error page", arguments: [
         (##"{"detail": "#nodes (2) should be larger than the number of islands (2)"}"##,
          "#nodes (2) should be larger than the number of islands (2)"),
         (#"{"error": "bad token"}"#, "bad token"),
@@ -88,7 +92,8 @@ struct HTTPClientTests {
         #expect(HTTPError.serverMessage(HTTPResponse(status: 500, body: Array(body.utf8))) == expected)
     }
 
-    @Test func connectionRefusedIsItsOwnKind() async throws {
+    @Test("a refused connection is an error of its own kind, counted as unreachable")
+    func connectionRefusedIsItsOwnKind() async throws {
         let port = try closedLoopbackPort()
         let error = await #expect(throws: HTTPError.self) {
             try await http.send(HTTPRequest(.get, "http://127.0.0.1:\(port)/api"))
@@ -98,7 +103,8 @@ struct HTTPClientTests {
         #expect(error?.description.hasPrefix("GET http://127.0.0.1:\(port)/api: connection refused") == true)
     }
 
-    @Test func totalTimeoutIsTimedOut() async throws {
+    @Test("a server slower than the request's timeout gives a timed-out error when the timeout ends")
+    func totalTimeoutIsTimedOut() async throws {
         let server = try LoopbackServer { _ in var r = LoopbackServer.Response.json(200, "{}"); r.delay = 3; return r }
         defer { server.stop() }
         let started = ContinuousClock.now
@@ -109,7 +115,8 @@ struct HTTPClientTests {
         #expect(ContinuousClock.now - started < .seconds(2))
     }
 
-    @Test func cancellingTheTaskAbortsTheTransfer() async throws {
+    @Test("cancelling the calling task aborts the transfer at once with a cancelled error")
+    func cancellingTheTaskAbortsTheTransfer() async throws {
         let server = try LoopbackServer { _ in var r = LoopbackServer.Response.json(200, "{}"); r.delay = 5; return r }
         defer { server.stop() }
         let started = ContinuousClock.now
@@ -122,14 +129,16 @@ struct HTTPClientTests {
         #expect(ContinuousClock.now - started < .seconds(4))
     }
 
-    @Test func unresolvableHostIsHostNotFound() async throws {
+    @Test("a host name that does not resolve is a host-not-found error")
+    func unresolvableHostIsHostNotFound() async throws {
         let error = await #expect(throws: HTTPError.self) {
             try await http.send(HTTPRequest(.get, "http://beamsync-no-such-host.invalid/", timeout: .seconds(10)))
         }
         #expect(error?.kind == .hostNotFound)
     }
 
-    @Test func credentialsInURLsNeverReachErrors() async throws {
+    @Test("credentials in a URL never reach an error's URL or text")
+    func credentialsInURLsNeverReachErrors() async throws {
         let port = try closedLoopbackPort()
         let error = await #expect(throws: HTTPError.self) {
             try await http.send(HTTPRequest(.get, "http://admin:s3cret@127.0.0.1:\(port)/api"))
@@ -140,7 +149,8 @@ struct HTTPClientTests {
         #expect(HTTPError.redact("http://h/a@b") == "http://h/a@b")
     }
 
-    @Test func requestsRunOnTheClientsOwnThreads() async throws {
+    @Test("twenty concurrent requests through a one-thread client are queued on it and all complete")
+    func requestsRunOnTheClientsOwnThreads() async throws {
         let server = try LoopbackServer { _ in .json(200, "{}") }
         defer { server.stop() }
         // Many concurrent requests through a one-thread client all complete (queued, FIFO).

@@ -21,7 +21,8 @@ struct PhysicalGraphTests {
         ]
         """
 
-    @Test func preparationFillsUIFieldsAndDropsTheEmptyTrailer() throws {
+    @Test("preparing a mapped graph fills type, app and humanReadableKey, keeps values already there and drops the empty trailer")
+    func preparationFillsUIFieldsAndDropsTheEmptyTrailer() throws {
         let graph = try PhysicalGraph(mapOutput: Array(Self.mapped.utf8))
         #expect(graph.elements.count == 5)
         let hello = try #require(graph.elements.first?.objectValue)
@@ -39,13 +40,15 @@ struct PhysicalGraphTests {
         #expect(try JSONValue.parse(bytes: graph.jsonBytes).arrayValue?.count == 5)
     }
 
-    @Test func rootsAreInputlessAppsAndProducerlessDataSorted() throws {
+    @Test("the roots are the applications without inputs and the data without producers, sorted")
+    func rootsAreInputlessAppsAndProducerlessDataSorted() throws {
         let graph = try PhysicalGraph(mapOutput: Array(Self.mapped.utf8))
         // Empty link lists count as none (DALiuGE's get_roots), so T_emptyapp_0 and T_input_0 are roots.
         #expect(graph.roots == ["T_emptyapp_0", "T_hello_0", "T_input_0"])
     }
 
-    @Test func linkedTargetsAreNeverRoots() throws {
+    @Test("a drop named as another drop's output or consumer is never a root, even without a back-link of its own")
+    func linkedTargetsAreNeverRoots() throws {
         // A drop named only as someone's output/consumer is fed even without its own back-link.
         let elements = try JSONValue.parse("""
             [{"oid": "a", "categoryType": "Application", "outputs": ["d"]}, {"oid": "d", "categoryType": "Data"},
@@ -54,7 +57,8 @@ struct PhysicalGraphTests {
         #expect(PhysicalGraph.rootDrops(of: elements) == ["a", "z"])
     }
 
-    @Test func unmappedOrBrokenGraphsAreRejected() {
+    @Test("an unmapped or broken graph is rejected, naming what is not mapped")
+    func unmappedOrBrokenGraphsAreRejected() {
         #expect(throws: PhysicalGraphError.self) { try PhysicalGraph(mapOutput: Array("{}".utf8)) }
         #expect(throws: PhysicalGraphError.self) { try PhysicalGraph(mapOutput: Array("[{}]".utf8)) }
         #expect(throws: PhysicalGraphError.self) { try PhysicalGraph(mapOutput: Array("not json".utf8)) }

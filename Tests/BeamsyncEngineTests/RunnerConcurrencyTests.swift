@@ -68,7 +68,7 @@ struct RunnerConcurrencySettingTests {
     }
 }
 
-@Suite("Runner concurrency", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+@Suite("Runner concurrency", .serialized, .requires(.postgres))
 struct RunnerConcurrencyTests {
     @Test("one pass advances its due executions `concurrency` at a time, on that many connections and HTTP threads")
     func passIsConcurrentAndBounded() async throws {
@@ -166,7 +166,7 @@ struct RunnerConcurrencyTests {
 }
 
 @Suite("Runner concurrency against a real DALiuGE stack", .serialized,
-       .enabled(if: RunnerServices.daliugeConfigured || RunnerServices.requireServices))
+       .requires(.postgres, .daliuge))
 struct RunnerConcurrencyDALiuGETests {
     @Test("a Translator Manager that takes 8 s for one execution does not hold up four others, which run to completed meanwhile")
     func slowPeerDoesNotHoldUpOthers() async throws {
@@ -212,9 +212,8 @@ struct RunnerConcurrencyDALiuGETests {
     @Test("two runners advancing six executions at once never step on each other: one create, append and deploy per session")
     func twoConcurrentRunners() async throws {
         try await RunnerHarness.with { h in
-            let env = RunnerServices.env
-            let proxy = try DIMProxy(targetHost: try #require(env["BEAMSYNC_TEST_DIM_HOST"]),
-                                     targetPort: try #require(Int(env["BEAMSYNC_TEST_DIM_PORT"] ?? "")))
+            let stack = try TestServices.requireDALiuGE()
+            let proxy = try DIMProxy(targetHost: stack.dimHost, targetPort: stack.dimPort)
             defer { proxy.stop() }
             try await h.restProfile("dim", isDefault: true, deployPort: proxy.port)
             var ids: [UUID] = []

@@ -7,19 +7,16 @@ import Testing
 
 /// A proxy in front of the test stack's DIM, for counting calls and taking the DIM away.
 private func dimProxy() throws -> DIMProxy {
-    let env = RunnerServices.env
-    return try DIMProxy(targetHost: try #require(env["BEAMSYNC_TEST_DIM_HOST"]),
-                        targetPort: try #require(Int(env["BEAMSYNC_TEST_DIM_PORT"] ?? "")))
+    let stack = try TestServices.requireDALiuGE()
+    return try DIMProxy(targetHost: stack.dimHost, targetPort: stack.dimPort)
 }
 
 private func directDIM() throws -> DIMClient {
-    let env = RunnerServices.env
-    return DIMClient(endpoint: DIMEndpoint(baseURL: "http://\(try #require(env["BEAMSYNC_TEST_DIM_HOST"])):\(try #require(env["BEAMSYNC_TEST_DIM_PORT"]))"),
-                     http: HTTPClient())
+    DIMClient(endpoint: DIMEndpoint(baseURL: try TestServices.requireDALiuGE().dimURL), http: HTTPClient())
 }
 
 @Suite("Runner against a real DALiuGE stack", .serialized,
-       .enabled(if: RunnerServices.daliugeConfigured || RunnerServices.requireServices))
+       .requires(.postgres, .daliuge))
 struct RunnerDALiuGETests {
     @Test("HelloWorld runs to completed through every recorded step, and its output is on disk")
     func helloWorld() async throws {
@@ -39,7 +36,7 @@ struct RunnerDALiuGETests {
             let pgSHA = try #require(translated.detail?["physical_graph_sha256"]?.stringValue)
             #expect(try await h.ledger.graph(sha256: pgSHA) != nil, "the translated graph is kept")
 
-            let work = try #require(RunnerServices.env["BEAMSYNC_TEST_DLG_WORK"], "BEAMSYNC_TEST_DLG_WORK is not set")
+            let work = try TestServices.requireDALiuGE().work
             let dir = URL(fileURLWithPath: work).appendingPathComponent(sessionID)
             let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             let greetings = files.compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }

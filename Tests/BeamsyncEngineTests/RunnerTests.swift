@@ -9,33 +9,6 @@ import Testing
 import Glibc
 #endif
 
-// MARK: - Services the runner tests use
-
-/// PostgreSQL (`BEAMSYNC_TEST_DATABASE_URL`) and the DALiuGE stack of `scripts/dlg.sh start DIR`
-/// (`BEAMSYNC_TEST_TM_URL`, `BEAMSYNC_TEST_DIM_HOST`, `BEAMSYNC_TEST_DIM_PORT`,
-/// `BEAMSYNC_TEST_DLG_WORK`). With `BEAMSYNC_REQUIRE_SERVICES=1` a missing one fails the tests
-/// instead of skipping them.
-enum RunnerServices {
-    static let env = ProcessInfo.processInfo.environment
-    static let requireServices = env["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-    static var database: String? { env["BEAMSYNC_TEST_DATABASE_URL"] }
-    static var databaseConfigured: Bool { database != nil }
-    static var daliugeConfigured: Bool {
-        database != nil && env["BEAMSYNC_TEST_TM_URL"] != nil && env["BEAMSYNC_TEST_DIM_HOST"] != nil && env["BEAMSYNC_TEST_DIM_PORT"] != nil
-    }
-
-    /// A conninfo for database `name` on the test server.
-    static func conninfo(database name: String) throws -> String {
-        let base = try #require(database, "BEAMSYNC_TEST_DATABASE_URL is not set")
-        if base.hasPrefix("postgres://") || base.hasPrefix("postgresql://") {
-            var c = try #require(URLComponents(string: base))
-            c.path = "/" + name
-            return c.string!
-        }
-        return base + " dbname=" + name
-    }
-}
-
 /// Loads a fixture graph (HelloWorld, FailingApp, Sleep, Invalid).
 func fixtureGraph(_ name: String) throws -> [UInt8] {
     let url = try #require(Bundle.module.url(forResource: name, withExtension: "graph", subdirectory: "Fixtures"))
@@ -62,23 +35,17 @@ struct RunnerHarness {
     var ledger: ExecutionLedger { ExecutionLedger(conn: conn) }
 
     static func with<T>(_ body: (RunnerHarness) async throws -> T) async throws -> T {
-        let base = try #require(RunnerServices.database, "BEAMSYNC_TEST_DATABASE_URL is not set")
-        let name = "runner_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let admin = try await PGConnection.connect(conninfo: base)
-        try await admin.execute("CREATE DATABASE \(name)")
-        do {
-            let conninfo = try RunnerServices.conninfo(database: name)
-            let conn = try await PGConnection.connect(conninfo: conninfo)
-            _ = try await Migrator.beamsync.migrate(conn)
-            let value = try await body(RunnerHarness(conninfo: conninfo, conn: conn))
-            await conn.close()
-            try await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            return value
-        } catch {
-            _ = try? await admin.execute("DROP DATABASE \(name) WITH (FORCE)")
-            await admin.close()
-            throw error
+        try await TestDatabase.withFreshDatabase { database in
+            let conn = try await database.connect()
+            do {
+                _ = try await Migrator.beamsync.migrate(conn)
+                let value = try await body(RunnerHarness(conninfo: database.url, conn: conn))
+                await conn.close()
+                return value
+            } catch {
+                await conn.close()
+                throw error
+            }
         }
     }
 
@@ -86,10 +53,11 @@ struct RunnerHarness {
     /// beamsync reaches it (`deployPort`, usually a `DIMProxy`).
     @discardableResult
     func restProfile(_ name: String, isDefault: Bool = false, project: String? = nil, deployPort: Int? = nil) async throws -> UUID {
-        let env = RunnerServices.env
-        let tm = env["BEAMSYNC_TEST_TM_URL"] ?? "http://127.0.0.1:9"
-        let dimHost = env["BEAMSYNC_TEST_DIM_HOST"] ?? "127.0.0.1"
-        let dimPort = Int(env["BEAMSYNC_TEST_DIM_PORT"] ?? "") ?? 9
+        // Without the stack (tests that never reach it), addresses where nothing answers.
+        let stack = TestServices.daliuge
+        let tm = stack?.tmURL ?? "http://127.0.0.1:9"
+        let dimHost = stack?.dimHost ?? "127.0.0.1"
+        let dimPort = stack?.dimPort ?? 9
         let translation = JSONValue.object(["algo": .string("metis"), "num_par": .int(1), "num_islands": .int(1), "tm_url": .string(tm)])
         let deployment = JSONValue.object([
             "kind": .string("rest_remote"), "deploy_host": .string("127.0.0.1"), "deploy_port": .int(Int64(deployPort ?? dimPort)),
@@ -145,7 +113,7 @@ struct RunnerHarness {
 
 // MARK: - Tests that need only PostgreSQL
 
-@Suite("Runner without DALiuGE", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+@Suite("Runner without DALiuGE", .serialized, .requires(.postgres))
 struct RunnerLedgerTests {
     @Test("BEAMPIPE_USE_REAL_BACKENDS is true only for true, 1, yes or on")
     func realBackendsSwitch() {
@@ -238,7 +206,7 @@ struct RunnerLedgerTests {
     }
 }
 
-@Suite("Runner loop", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+@Suite("Runner loop", .serialized, .requires(.postgres))
 struct RunnerLoopTests {
     @Test("run(until:) sleeps while nothing is due and wakes on NOTIFY when an execution is created")
     func wakesOnNotify() async throws {

@@ -1,14 +1,15 @@
 @testable import BeamsyncGit
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
 /// Against the private sshd of scripts/sshd.sh (see its header for the variables). Skipped when
 /// it is not configured, unless BEAMSYNC_REQUIRE_SERVICES=1, which turns a missing server into
 /// a failure.
-@Suite("ssh:// through a private sshd", .enabled(if: SSHServer.enabled, "needs scripts/sshd.sh (BEAMSYNC_TEST_SSH*)"))
+@Suite("ssh:// through a private sshd", .requires(.sshd))
 struct SSHTests {
     /// An upstream repository the server can read, with one commit.
-    private func served(_ server: SSHServer) async throws -> (Upstream, Scratch) {
+    private func served(_ server: TestServices.SSHServer) async throws -> (Upstream, Scratch) {
         let scratch = try Scratch(in: server.repos)
         let upstream = try await Upstream(at: scratch.sub("fleet"))
         try upstream.write("profiles/a.yaml", "name: a\n")
@@ -16,7 +17,7 @@ struct SSHTests {
         return (upstream, scratch)
     }
 
-    private func options(_ server: SSHServer, key: String? = nil, passphraseFile: String? = nil,
+    private func options(_ server: TestServices.SSHServer, key: String? = nil, passphraseFile: String? = nil,
                          knownHosts: String? = nil) -> GitRemoteOptions {
         .ssh(privateKeyFile: key ?? server.key, passphraseFile: passphraseFile,
              knownHostsFile: knownHosts ?? server.knownHosts)
@@ -24,7 +25,7 @@ struct SSHTests {
 
     @Test("clone and fetch over ssh:// with an ed25519 key and the known_hosts file")
     func cloneAndFetch() async throws {
-        let server = try SSHServer.required()
+        let server = try TestServices.requireSSHServer()
         let (upstream, scratch) = try await served(server)
         defer { scratch.remove() }
         let mirrorDir = try Scratch()
@@ -44,7 +45,7 @@ struct SSHTests {
 
     @Test("a known_hosts entry with another key for [host]:port is refused, naming the host and the file")
     func wrongHostKey() async throws {
-        let server = try SSHServer.required()
+        let server = try TestServices.requireSSHServer()
         let (upstream, scratch) = try await served(server)
         defer { scratch.remove() }
         let work = try Scratch()
@@ -71,7 +72,7 @@ struct SSHTests {
 
     @Test("a known_hosts file without an entry for [host]:port is refused (an entry for another port does not count)")
     func missingHostEntry() async throws {
-        let server = try SSHServer.required()
+        let server = try TestServices.requireSSHServer()
         let (upstream, scratch) = try await served(server)
         defer { scratch.remove() }
         let work = try Scratch()
@@ -91,7 +92,7 @@ struct SSHTests {
 
     @Test("a passphrase-protected key works with its passphrase file and fails clearly without it")
     func passphraseKey() async throws {
-        let server = try SSHServer.required()
+        let server = try TestServices.requireSSHServer()
         let (upstream, scratch) = try await served(server)
         defer { scratch.remove() }
         let work = try Scratch()
@@ -124,7 +125,7 @@ struct SSHTests {
 
     @Test("an RSA key is refused with the libssh2 explanation and the advice to use ed25519 or ECDSA")
     func rsaKey() async throws {
-        let server = try SSHServer.required()
+        let server = try TestServices.requireSSHServer()
         let (upstream, scratch) = try await served(server)
         defer { scratch.remove() }
         let work = try Scratch()

@@ -1,12 +1,13 @@
+@testable import BeamsyncGit
+import BeamsyncTestSupport
 import Foundation
 import Testing
-@testable import BeamsyncGit
 
 /// `gpg` creates the OpenPGP test keys; it comes from Debian's gnupg package, which
 /// scripts/test.sh installs. Without it the OpenPGP tests skip, unless services are required.
 let gpgPath = "/usr/bin/gpg"
 let gpgAvailable = FileManager.default.isExecutableFile(atPath: gpgPath)
-let signingToolsEnabled = (gpgAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh-keygen")) || requireServices
+let signingToolsEnabled = TestServices.shouldRun(when: gpgAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh-keygen"))
 
 /// An SSH key pair made with ssh-keygen.
 struct SSHTestKey {

@@ -166,43 +166,6 @@ final class StalledListener: @unchecked Sendable {
     }
 }
 
-let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
-/// The private sshd that scripts/sshd.sh starts, as described by its environment variables.
-struct SSHServer {
-    let host: String
-    let port: Int
-    let user: String
-    let key: String
-    let passphraseKey: String
-    let passphraseFile: String
-    let rsaKey: String
-    let knownHosts: String
-    let repos: String
-
-    static let current: SSHServer? = {
-        let env = ProcessInfo.processInfo.environment
-        guard let port = env["BEAMSYNC_TEST_SSHD_PORT"].flatMap(Int.init), let key = env["BEAMSYNC_TEST_SSH_KEY"],
-              let knownHosts = env["BEAMSYNC_TEST_SSH_KNOWN_HOSTS"], let repos = env["BEAMSYNC_TEST_SSH_REPOS"]
-        else { return nil }
-        return SSHServer(host: env["BEAMSYNC_TEST_SSHD_HOST"] ?? "127.0.0.1", port: port,
-                         user: env["BEAMSYNC_TEST_SSH_USER"] ?? "beamsync-git", key: key,
-                         passphraseKey: env["BEAMSYNC_TEST_SSH_PASSPHRASE_KEY"] ?? "",
-                         passphraseFile: env["BEAMSYNC_TEST_SSH_PASSPHRASE_FILE"] ?? "",
-                         rsaKey: env["BEAMSYNC_TEST_SSH_RSA_KEY"] ?? "", knownHosts: knownHosts, repos: repos)
-    }()
-
-    /// Run the ssh tests when the server is configured, or when services are required (then
-    /// missing settings fail the test instead of skipping it).
-    static let enabled = current != nil || requireServices
-
-    static func required() throws -> SSHServer {
-        try #require(current, "BEAMSYNC_REQUIRE_SERVICES=1 but the BEAMSYNC_TEST_SSH* variables of scripts/sshd.sh are not set")
-    }
-
-    func url(_ repositoryPath: String) -> String { "ssh://\(user)@\(host):\(port)\(repositoryPath)" }
-}
-
 /// Awaits `body` and returns the error it throws (failing the test when it succeeds).
 func thrownError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation) async -> Error? {
     do {

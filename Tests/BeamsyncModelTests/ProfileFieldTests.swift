@@ -81,7 +81,8 @@ let invalidProfileCases: [ProfileFieldCase] = [
     .init(base: .rest, key: "tm_url", value: "dlg-tm:8084", path: "translation.tm_url", code: .invalidValue),
     .init(base: .rest, key: "tm_url", value: "http://", path: "translation.tm_url", code: .invalidValue, message: "no host"),
     .init(base: .rest, key: "tm_url", value: "http://dlg-tm:99999", path: "translation.tm_url", code: .invalidValue, message: "port"),
-    .init(base: .rest, key: "tm_url", value: "http://user:pw@dlg-tm", path: "translation.tm_url", code: .invalidValue, message: "credentials"),
+    .init(base: .rest, key: "tm_url", value: "http://user:pw@dlg-tm", path: "translation.tm_url", code: .inlineSecret, message: "password"),
+    .init(base: .rest, key: "tm_url", value: "http://user@dlg-tm", path: "translation.tm_url", code: .invalidValue, message: "credentials"),
     .init(base: .rest, key: "typo", value: "1", parent: "translation", path: "translation.typo", code: .unknownField, at: .key),
     // deployment (shared)
     .init(base: .slurm, key: "kind", value: nil, parent: "deployment", path: "deployment.kind", code: .missingField, at: .mapping("deployment")),

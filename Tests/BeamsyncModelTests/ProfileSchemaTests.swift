@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncTestSupport
 import Foundation
 import Testing
 
@@ -6,8 +7,7 @@ import Testing
 /// jsonschema) checks the schema against the same valid and invalid cases the field tests use.
 @Suite("JSON Schema for profiles")
 struct ProfileSchemaTests {
-    static let python = ProcessInfo.processInfo.environment["BEAMSYNC_PYTHON"] ?? "/usr/bin/python3"
-    static let required = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
+    static let python = TestServices.python
 
     static var pythonHasJSONSchema: Bool {
         let p = Process()
@@ -32,7 +32,7 @@ struct ProfileSchemaTests {
     }
 
     @Test("an independent JSON Schema validator agrees with the Swift validator",
-          .enabled(if: required || pythonHasJSONSchema, "needs python3 with jsonschema"))
+          .enabled(if: TestServices.shouldRun(when: pythonHasJSONSchema), "needs python3 with jsonschema"))
     func agreesWithValidator() throws {
         var documents: [JSONValue] = []
         var expectations: [(String, Bool)] = []

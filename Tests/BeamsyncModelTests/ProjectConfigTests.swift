@@ -37,7 +37,7 @@ struct ProjectConfigTests {
         #expect(result.diagnostics.errors.map(\.path) == ["automation.execution.deployment_profile_name"])
     }
 
-    @Test("minimal_survey_example_validates")
+    @Test("minimal_survey_example_validates: the minimal survey example loads without diagnostics and hashes as beampipe does")
     func minimalSurvey() throws {
         let result = loadRepository(["projects/minimal_survey.yaml": minimalSurveyV2YAML])
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
@@ -87,7 +87,7 @@ struct ProjectConfigTests {
         #expect(d.path == "metadata.unknown_field" && d.severity == .error && d.hint != nil)
     }
 
-    @Test("invalid_automation_limits_have_precise_paths")
+    @Test("invalid_automation_limits_have_precise_paths: each out-of-range automation limit is reported at its field path and line")
     func automationLimits() {
         let yaml = Self.minimal + """
             automation:
@@ -105,7 +105,7 @@ struct ProjectConfigTests {
         #expect(errors.map(\.location!.line) == [8, 8, 8, 9, 9, 9])
     }
 
-    @Test("output_verification_policy_is_explicit_and_schema_pinned")
+    @Test("output_verification_policy_is_explicit_and_schema_pinned: not required by default, with the WALLABY schema; another schema is refused")
     func outputVerification() throws {
         let defaults = try #require(diagnoseProject(Self.minimal).config)
         #expect(defaults.canonicalJSON.contains(#""output_verification":{"required":false,"inventory_schema":"wallaby-hires-output-inventory/v1"}"#))
@@ -116,7 +116,7 @@ struct ProjectConfigTests {
         #expect(other.first?.message == "output_verification.inventory_schema must be wallaby-hires-output-inventory/v1")
     }
 
-    @Test("graph_requires_one_source_and_a_sha256_pin")
+    @Test("graph_requires_one_source_and_a_sha256_pin: a graph needs exactly one of url or path, and a sha256 pin")
     func graph() {
         let sha = String(repeating: "aB", count: 32)
         func errors(_ graph: String) -> [String] { diagnoseProject(Self.minimal + "graph: \(graph)\n").diagnostics.errors.map(\.message) }
@@ -128,7 +128,7 @@ struct ProjectConfigTests {
         #expect(errors("{}") == ["graph must use exactly one of url or path", "graph.sha256 is required to pin graph content"])
     }
 
-    @Test("enrichment_validation_uses_the_enrichment_path")
+    @Test("enrichment_validation_uses_the_enrichment_path: an empty enrichment template is reported at its path, line and column")
     func enrichmentPath() throws {
         let yaml = Self.minimal + "discovery:\n  enrichments:\n    - {name: catalogue, adapter: vizier, template: \" \"}\n"
         let d = try #require(diagnoseProject(yaml).diagnostics.errors.first)

@@ -31,7 +31,7 @@ func applied(_ state: DesiredState, serial: Int64 = 1) -> LiveState {
     return live
 }
 
-@Suite("Planner")
+@Suite("The planner")
 struct PlannerTests {
     @Test("a new profile is created; applying it again plans nothing")
     func createThenNoOp() throws {

@@ -3,7 +3,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("COPY and pipeline mode", .enabled(if: TestDatabase.isConfigured))
+@Suite("COPY and pipeline mode", .requires(.postgres))
 struct BulkTests {
     @Test("COPY of 10,000 rows with tabs, newlines, backslashes and NULLs round-trips exactly")
     func copyRoundTrip() async throws {
@@ -82,7 +82,8 @@ struct BulkTests {
         }
     }
 
-    @Test("10,000 upserts in one pipeline take well under a second")
+    // Its speed is a benchmark figure (`beamsync-bench store`), not something a test on a busy machine can judge.
+    @Test("10,000 upserts in one pipeline all apply, and each update bumps its row's revision exactly once")
     func pipelineUpsertSpeed() async throws {
         try await TestDatabase.withConnection { conn in
             try await conn.execute("CREATE TABLE up (name TEXT PRIMARY KEY, spec JSONB, revision INT NOT NULL DEFAULT 1)")
@@ -94,10 +95,10 @@ struct BulkTests {
                      """, [.text("profile-\(i)"), .json(#"{"tag": "\#(tag)", "i": \#(i)}"#)])
                 }
             }
-            _ = try await conn.pipeline(batch("a"))  // inserts
-            let clock = ContinuousClock()
-            let elapsed = try await clock.measure { _ = try await conn.pipeline(batch("b")) }  // updates
-            #expect(elapsed < .seconds(1), "10,000 upserts took \(elapsed)")
+            let inserts = try await conn.pipeline(batch("a"))
+            #expect(inserts.count == 10_000)
+            let updates = try await conn.pipeline(batch("b"))
+            #expect(updates.map(\.affectedRows) == Array(repeating: 1, count: 10_000))
             let row = try await conn.query("SELECT count(*) AS n, min(revision) AS r FROM up WHERE spec->>'tag' = 'b'").single()
             #expect(try row.int("n") == 10_000)
             #expect(try row.int("r") == 2)

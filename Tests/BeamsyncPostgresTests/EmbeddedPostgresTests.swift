@@ -3,14 +3,10 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("EmbeddedPostgres")
+@Suite("The embedded PostgreSQL server")
 struct EmbeddedPostgresTests {
-    static var serverProgramsInstalled: Bool {
-        FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/pg_ctl")
-    }
-
     @Test("starts a private cluster in BEAMSYNC_HOME, reuses it on a second start, and stops it",
-          .enabled(if: TestDatabase.isConfigured && serverProgramsInstalled), .timeLimit(.minutes(2)))
+          .enabled(if: TestDatabase.isConfigured && TestServices.postgresServerProgramsInstalled), .timeLimit(.minutes(2)))
     func lifecycle() async throws {
         let home = "/tmp/beamsync-embedded-\(UUID().uuidString.prefix(8))"
         var environment = ProcessInfo.processInfo.environment

@@ -3,13 +3,13 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("LISTEN/NOTIFY and advisory locks", .enabled(if: TestDatabase.isConfigured))
+@Suite("LISTEN/NOTIFY and advisory locks", .requires(.postgres))
 struct NotifyAndLockTests {
     @Test("a listener receives notifications in order; waiting times out with nil")
     func listenNotify() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let listener = try await TestDatabase.connect(db)
-            let sender = try await TestDatabase.connect(db)
+            let listener = try await db.connect()
+            let sender = try await db.connect()
             try await listener.listen("beamsync events")
             #expect(try await listener.waitForNotification(timeout: .milliseconds(50)) == nil)
 
@@ -59,8 +59,8 @@ struct NotifyAndLockTests {
     @Test("a session advisory lock serialises two connections")
     func sessionLockSerialises() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let a = try await TestDatabase.connect(db)
-            let b = try await TestDatabase.connect(db)
+            let a = try await db.connect()
+            let b = try await db.connect()
             let key: Int64 = 42
             try await a.advisoryLock(key: key)
             #expect(try await b.advisoryLock(key: key, wait: false) == false)
@@ -86,8 +86,8 @@ struct NotifyAndLockTests {
     @Test("a transaction advisory lock is released at commit")
     func xactLock() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let a = try await TestDatabase.connect(db)
-            let b = try await TestDatabase.connect(db)
+            let a = try await db.connect()
+            let b = try await db.connect()
             try await a.transaction { tx in
                 try await tx.advisoryXactLock(key: 7)
                 #expect(try await b.advisoryLock(key: 7, wait: false) == false)

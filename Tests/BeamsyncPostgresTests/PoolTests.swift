@@ -3,12 +3,12 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("PGPool", .enabled(if: TestDatabase.isConfigured))
+@Suite("The PostgreSQL connection pool", .requires(.postgres))
 struct PoolTests {
     @Test("never lends more than N connections at once; waiters get them in turn")
     func boundedConcurrency() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let pool = PGPool(conninfo: TestDatabase.url!, overrides: ["dbname": db], maxConnections: 3)
+            let pool = PGPool(conninfo: db.url, maxConnections: 3)
             let gauge = Gauge()
             let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
                 for _ in 0..<12 {
@@ -33,9 +33,9 @@ struct PoolTests {
     @Test("a broken connection is discarded and replaced")
     func brokenConnectionReplaced() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let pool = PGPool(conninfo: TestDatabase.url!, overrides: ["dbname": db], maxConnections: 1)
+            let pool = PGPool(conninfo: db.url, maxConnections: 1)
             let firstPID = try await pool.withConnection { $0.backendPID }
-            let admin = try await TestDatabase.connect(db)
+            let admin = try await db.connect()
             try await admin.query("SELECT pg_terminate_backend($1::int)", [.int(Int64(firstPID))])
             // The next user of the dead session sees the loss; the one after gets a fresh session.
             let error = try await #require(throws: PostgresError.self) {
@@ -53,7 +53,7 @@ struct PoolTests {
     @Test("a connection returned with an open transaction is not reused")
     func openTransactionDiscarded() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let pool = PGPool(conninfo: TestDatabase.url!, overrides: ["dbname": db], maxConnections: 1)
+            let pool = PGPool(conninfo: db.url, maxConnections: 1)
             let leakedPID = try await pool.withConnection { conn in
                 try await conn.execute("BEGIN")
                 return conn.backendPID
@@ -66,7 +66,7 @@ struct PoolTests {
 
     @Test("a failed connect frees its slot")
     func failedConnectFreesSlot() async throws {
-        let pool = PGPool(conninfo: TestDatabase.url!, overrides: ["dbname": "no_such_database_\(UUID().uuidString.prefix(8))"],
+        let pool = PGPool(conninfo: try TestDatabase.serverURL(), overrides: ["dbname": "no_such_database_\(UUID().uuidString.prefix(8))"],
                           maxConnections: 1)
         for _ in 0..<3 {
             let error = try await #require(throws: PostgresError.self) { try await pool.withConnection { _ in } }

@@ -3,7 +3,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("PGConnection queries", .enabled(if: TestDatabase.isConfigured))
+@Suite("PGConnection queries", .requires(.postgres))
 struct QueryTests {
     @Test("parameters are data: injection-looking and unicode strings round-trip verbatim")
     func parametersRoundTripVerbatim() async throws {
@@ -125,7 +125,7 @@ struct QueryTests {
             try await conn.execute("CREATE TABLE a (x INT); CREATE TABLE b (y INT); INSERT INTO a VALUES (1);")
             #expect(try await conn.query("SELECT x FROM a").single().int("x") == 1)
 
-            let other = try await PGConnection.connect(conninfo: TestDatabase.url!)
+            let other = try await PGConnection.connect(conninfo: try TestDatabase.serverURL())
             try await other.query("SELECT pg_terminate_backend($1::int)", [.int(Int64(conn.backendPID))])
             let error = try await #require(throws: PostgresError.self) { try await conn.query("SELECT 1") }
             #expect(error.isConnectionLost)
@@ -139,13 +139,13 @@ struct QueryTests {
             let row = try await conn.query("SELECT current_setting('application_name') AS n").single()
             #expect(try row.string("n") == "beamsync")
         }
-        let named = try await PGConnection.connect(conninfo: TestDatabase.url!, overrides: ["application_name": "other"])
+        let named = try await PGConnection.connect(conninfo: try TestDatabase.serverURL(), overrides: ["application_name": "other"])
         #expect(try await named.query("SELECT current_setting('application_name') AS n").single().string("n") == "other")
     }
 
     @Test("an empty conninfo is accepted: libpq fills in defaults (PG* environment) for what is not given")
     func emptyConninfo() async throws {
-        let url = try #require(URLComponents(string: TestDatabase.url!))
+        let url = try #require(URLComponents(string: try TestDatabase.serverURL()))
         var keywords = ["host": url.host ?? "localhost", "user": url.user ?? "postgres", "dbname": "postgres"]
         if let port = url.port { keywords["port"] = String(port) }
         let conn = try await PGConnection.connect(conninfo: "", overrides: keywords)

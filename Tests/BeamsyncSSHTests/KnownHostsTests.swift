@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BeamsyncSSH
+import BeamsyncTestSupport
 
 @Suite("known_hosts parsing and OpenSSH host matching")
 struct KnownHostsTests {
@@ -63,9 +64,9 @@ struct KnownHostsTests {
     }
 
     @Test("the known_hosts file scripts/sshd.sh writes parses to one plain ed25519 entry for [127.0.0.1]:PORT",
-          .enabled(if: TestSSHD.enabled))
+          .requires(.sshd))
     func realFile() throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let file = KnownHosts(text: try String(contentsOfFile: sshd.knownHosts, encoding: .utf8))
         #expect(file.invalidLines.isEmpty)
         #expect(file.entries.count == 1)

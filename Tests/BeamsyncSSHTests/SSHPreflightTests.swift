@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 @testable import BeamsyncSSH
+import BeamsyncTestSupport
 
 /// The key policy, reading a production environment, against the real sshd.
-@Suite("SSH preflight against a real sshd", .enabled(if: TestSSHD.enabled, "needs scripts/sshd.sh (BEAMSYNC_TEST_SSH*)"))
+@Suite("SSH preflight against a real sshd", .requires(.sshd))
 struct SSHPreflightTests {
-    private func production(_ sshd: TestSSHD, knownHosts: String? = nil) -> (SSHKeyPolicy, SSHProfileFields) {
+    private func production(_ sshd: TestServices.SSHServer, knownHosts: String? = nil) -> (SSHKeyPolicy, SSHProfileFields) {
         let env = ["BEAMPIPE_ENV": "production", "SLURM_SSH_PRIVATE_KEY_FILE": sshd.key,
                    "SLURM_SSH_KNOWN_HOSTS_SOURCE": knownHosts ?? sshd.knownHosts]
         return (SSHKeyPolicy(environment: env),
@@ -14,7 +15,7 @@ struct SSHPreflightTests {
 
     @Test("every step passes in order with a timing, and the session stays open for more commands")
     func passes() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let (policy, profile) = production(sshd)
         let (report, session) = await SSHPreflight.run(profile: profile, policy: policy)
         #expect(report.passed, "\(String(describing: report.error))")
@@ -29,7 +30,7 @@ struct SSHPreflightTests {
 
     @Test("a wrong host key fails at host_key, after resolve, tcp_connect and handshake passed; the rest is skipped")
     func failsAtHostKey() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let scratch = try Scratch()
         defer { scratch.remove() }
         let knownHosts = try scratch.write("known_hosts", Fixture.knownHostsLine("[\(sshd.host)]:\(sshd.port)") + "\n", mode: 0o644)
@@ -49,7 +50,7 @@ struct SSHPreflightTests {
 
     @Test("a policy finding fails the credentials step before any connection")
     func failsAtCredentials() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let scratch = try Scratch()
         defer { scratch.remove() }
         let key = try scratch.write("key", try String(contentsOfFile: sshd.key, encoding: .utf8), mode: 0o644)
@@ -66,7 +67,7 @@ struct SSHPreflightTests {
 
     @Test("a pool fed by the policy resolves credentials per target and runs commands")
     func poolWithPolicy() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let (policy, profile) = production(sshd)
         let pool = SSHSessionPool { target in
             try policy.resolve(SSHProfileFields(loginNode: target.host, sshPort: target.port, remoteUser: target.user,

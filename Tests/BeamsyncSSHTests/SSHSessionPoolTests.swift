@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 @testable import BeamsyncSSH
+import BeamsyncTestSupport
 
 /// The pool against the private sshd of scripts/sshd.sh. Serialized: two of these tests drop or
 /// restart the server's connections, which would disturb the others.
-@Suite("SSHSessionPool against a real sshd", .serialized, .enabled(if: TestSSHD.enabled, "needs scripts/sshd.sh (BEAMSYNC_TEST_SSH*)"))
+@Suite("SSHSessionPool against a real sshd", .serialized, .requires(.sshd))
 struct SSHSessionPoolTests {
-    private func pool(_ sshd: TestSSHD) -> SSHSessionPool {
+    private func pool(_ sshd: TestServices.SSHServer) -> SSHSessionPool {
         SSHSessionPool { _ in sshd.credential() }
     }
 
@@ -18,7 +19,7 @@ struct SSHSessionPoolTests {
 
     @Test("many commands, one after another and concurrently, share one TCP connection")
     func reuse() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target
@@ -46,7 +47,7 @@ struct SSHSessionPoolTests {
 
     @Test("a hundred concurrent commands through the pool all succeed on one connection")
     func manyConcurrent() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target
@@ -65,7 +66,7 @@ struct SSHSessionPoolTests {
 
     @Test("after the server side of the pooled connection dies, the next command reconnects transparently")
     func reconnectAfterDrop() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target
@@ -83,7 +84,7 @@ struct SSHSessionPoolTests {
 
     @Test("a command whose connection drops while it runs fails as possibly sent and is not repeated")
     func noRetryOnceSent() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target
@@ -106,7 +107,7 @@ struct SSHSessionPoolTests {
 
     @Test("after sshd restarts (same host key), the pool reconnects and the host key still matches")
     func reconnectAfterRestart() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target
@@ -124,7 +125,7 @@ struct SSHSessionPoolTests {
 
     @Test("uploads through the pool land in place; a credential the policy rejects fails before connecting")
     func uploadAndRejectedCredential() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let pool = pool(sshd)
         defer { Task { await pool.closeAll() } }
         let target = sshd.target

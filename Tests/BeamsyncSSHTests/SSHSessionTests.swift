@@ -1,14 +1,15 @@
 import Foundation
 import Testing
 @testable import BeamsyncSSH
+import BeamsyncTestSupport
 
 /// Against the private sshd of scripts/sshd.sh (see its header for the variables). Skipped when
 /// it is not configured, unless BEAMSYNC_REQUIRE_SERVICES=1 turns a missing server into a failure.
-@Suite("SSHSession against a real sshd", .enabled(if: TestSSHD.enabled, "needs scripts/sshd.sh (BEAMSYNC_TEST_SSH*)"))
+@Suite("SSHSession against a real sshd", .requires(.sshd))
 struct SSHSessionTests {
     @Test("connects with an ed25519 key, checks the host key and runs a command: exit status, stdout and stderr")
     func execBasics() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         #expect(session.report.knownHostsLine == 1)
         #expect(session.report.hostKeyType == "ssh-ed25519")
@@ -34,7 +35,7 @@ struct SSHSessionTests {
 
     @Test("a command killed by a signal reports the signal instead of an exit status")
     func exitSignal() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let result = try await session.exec("kill -KILL $$", timeout: .seconds(10))
@@ -45,7 +46,7 @@ struct SSHSessionTests {
 
     @Test("stdin is closed, and output beyond the limit is drained and reported as truncated")
     func outputBounds() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let cat = try await session.exec("cat", timeout: .seconds(10))
@@ -62,7 +63,7 @@ struct SSHSessionTests {
 
     @Test("a known_hosts entry with another key for [host]:port is a host key mismatch naming the file and line")
     func wrongHostKey() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let scratch = try Scratch()
         defer { scratch.remove() }
         try run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scratch.sub("other")])
@@ -85,7 +86,7 @@ struct SSHSessionTests {
 
     @Test("a known_hosts without an entry for the port, or with only hashed entries, is refused as not listed")
     func missingEntry() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let scratch = try Scratch()
         defer { scratch.remove() }
         let line = try String(contentsOfFile: sshd.knownHosts, encoding: .utf8)
@@ -111,7 +112,7 @@ struct SSHSessionTests {
 
     @Test("an RSA key is refused with the explanation that libssh2 1.10 signs only with SHA-1")
     func rsaRefused() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let error = await thrownError { try await sshd.connect(sshd.credential(key: sshd.rsaKey)) }
         let sshError = try #require(error as? SSHError)
         guard case .rsaKeyRefused(let endpoint, let user, let key, let server) = sshError else {
@@ -128,7 +129,7 @@ struct SSHSessionTests {
 
     @Test("a passphrase-protected key works with its passphrase and is refused with a wrong or missing one")
     func passphraseKey() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let passphrase = try sshd.passphrase()
         let session = try await sshd.connect(sshd.credential(key: sshd.passphraseKey, passphrase: passphrase))
         #expect(try await session.exec("echo ok", timeout: .seconds(10)).stdoutText == "ok\n")
@@ -144,7 +145,7 @@ struct SSHSessionTests {
 
     @Test("an inline PEM key (with and without a passphrase) authenticates from memory")
     func inlineKey() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         for (file, passphrase) in [(sshd.key, nil), (sshd.passphraseKey, try sshd.passphrase())] {
             let pem = try String(contentsOfFile: file, encoding: .utf8)
             let credential = SSHCredential(privateKey: .inline(SSHSecret(pem), source: "inline SLURM_SSH_PRIVATE_KEY"),
@@ -159,7 +160,7 @@ struct SSHSessionTests {
 
     @Test("a command past its deadline fails quickly with commandTimedOut and the session stays usable")
     func execDeadline() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let started = ContinuousClock.now
@@ -174,7 +175,7 @@ struct SSHSessionTests {
 
     @Test("cancelling the calling task ends a running command at once")
     func cancellation() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let task = Task { try await session.exec("sleep 30", timeout: .seconds(60)) }
@@ -189,7 +190,7 @@ struct SSHSessionTests {
 
     @Test("commands on one session run concurrently over separate channels, beyond the channel limit too")
     func concurrentChannels() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let started = ContinuousClock.now
@@ -209,7 +210,7 @@ struct SSHSessionTests {
 
     @Test("SFTP upload writes a temporary file, renames it into place with mode 0600, and replaces an existing file")
     func upload() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let home = try await session.exec("printf %s \"$HOME\"", timeout: .seconds(10)).stdoutText
@@ -246,7 +247,7 @@ struct SSHSessionTests {
 
     @Test("large uploads and large outputs interleave on one connection without corrupting each other")
     func mixedTraffic() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let session = try await sshd.connect()
         defer { Task { await session.close() } }
         let home = try await session.exec("printf %s \"$HOME\"", timeout: .seconds(10)).stdoutText
@@ -282,7 +283,7 @@ struct SSHSessionTests {
 
     @Test("connecting to a closed port is refused, and a server that never answers times out in the handshake")
     func connectFailures() async throws {
-        let sshd = try TestSSHD.required()
+        let sshd = try TestServices.requireSSHServer()
         let port = try unusedPort()
         let refused = await thrownError {
             try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: port, user: sshd.user),
@@ -301,7 +302,7 @@ struct SSHSessionTests {
         #expect(started.duration(to: .now) < .seconds(3))
     }
 
-    private func fingerprint(_ sshd: TestSSHD) throws -> String {
+    private func fingerprint(_ sshd: TestServices.SSHServer) throws -> String {
         let hostKey = sshd.directory + "/ssh_host_ed25519_key.pub"
         let output = try run("/usr/bin/ssh-keygen", ["-l", "-E", "sha256", "-f", hostKey])
         return String(output.split(separator: " ")[1])

@@ -1,41 +1,12 @@
+@testable import BeamsyncSSH
+import BeamsyncTestSupport
 import Foundation
 import Testing
-@testable import BeamsyncSSH
 
-let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
-/// The private sshd that scripts/sshd.sh starts, as its environment variables describe it.
-struct TestSSHD: Sendable {
-    let host: String
-    let port: Int
-    let user: String
-    let key: String
-    let passphraseKey: String
-    let passphraseFile: String
-    let rsaKey: String
-    let knownHosts: String
-
+/// The private sshd of scripts/sshd.sh (`TestServices.SSHServer`), as these tests use it.
+extension TestServices.SSHServer {
     /// The directory scripts/sshd.sh was started with (the key lives in DIR/client/).
     var directory: String { ((key as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
-
-    static let current: TestSSHD? = {
-        let env = ProcessInfo.processInfo.environment
-        guard let port = env["BEAMSYNC_TEST_SSHD_PORT"].flatMap(Int.init), let key = env["BEAMSYNC_TEST_SSH_KEY"],
-              let knownHosts = env["BEAMSYNC_TEST_SSH_KNOWN_HOSTS"] else { return nil }
-        return TestSSHD(host: env["BEAMSYNC_TEST_SSHD_HOST"] ?? "127.0.0.1", port: port,
-                        user: env["BEAMSYNC_TEST_SSH_USER"] ?? "beamsync-git", key: key,
-                        passphraseKey: env["BEAMSYNC_TEST_SSH_PASSPHRASE_KEY"] ?? "",
-                        passphraseFile: env["BEAMSYNC_TEST_SSH_PASSPHRASE_FILE"] ?? "",
-                        rsaKey: env["BEAMSYNC_TEST_SSH_RSA_KEY"] ?? "", knownHosts: knownHosts)
-    }()
-
-    /// Run the sshd tests when the server is configured, or when services are required (then a
-    /// missing server fails the test instead of skipping it).
-    static let enabled = current != nil || requireServices
-
-    static func required() throws -> TestSSHD {
-        try #require(current, "BEAMSYNC_REQUIRE_SERVICES=1 but the BEAMSYNC_TEST_SSH* variables of scripts/sshd.sh are not set")
-    }
 
     var target: SSHTarget { SSHTarget(host: host, port: port, user: user) }
 
@@ -105,7 +76,7 @@ func thrownError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation
     }
 }
 
-extension TestSSHD {
+extension TestServices.SSHServer {
     /// Restarts the server with scripts/sshd.sh (same directory, so the same host key and port):
     /// every open connection drops.
     func restart() throws {

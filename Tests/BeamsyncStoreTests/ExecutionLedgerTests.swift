@@ -6,15 +6,12 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
 /// A fresh, migrated database and a ledger on it.
-private func withLedger<T>(_ body: (ExecutionLedger, PGConnection, String) async throws -> T) async throws -> T {
-    _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
-    return try await TestDatabase.withFreshDatabase { name in
-        let conn = try await TestDatabase.connect(name)
+private func withLedger<T>(_ body: (ExecutionLedger, PGConnection, FreshDatabase) async throws -> T) async throws -> T {
+    try await TestDatabase.withFreshDatabase { database in
+        let conn = try await database.connect()
         _ = try await Migrator.beamsync.migrate(conn)
-        let value = try await body(ExecutionLedger(conn: conn), conn, name)
+        let value = try await body(ExecutionLedger(conn: conn), conn, database)
         await conn.close()
         return value
     }
@@ -40,7 +37,7 @@ private func request(_ name: String? = nil, project: String = "wallaby", id: Str
                      graph: .content(graphBytes, path: "hello.graph"), createdBy: "test")
 }
 
-@Suite("Execution ledger: creation and profile resolution", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Execution ledger: creation and profile resolution", .serialized, .requires(.postgres))
 struct ExecutionLedgerCreateTests {
     @Test("an explicit profile id wins; the row pins id, revision, snapshot and the active project config")
     func byID() async throws {
@@ -136,7 +133,7 @@ struct ExecutionLedgerCreateTests {
     }
 }
 
-@Suite("Execution ledger: status machine and hand-over", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Execution ledger: status machine and hand-over", .serialized, .requires(.postgres))
 struct ExecutionLedgerTransitionTests {
     @Test("the status machine is beampipe's: completed and cancelled are locked terminal")
     func machineTable() {
@@ -185,7 +182,7 @@ struct ExecutionLedgerTransitionTests {
         try await withLedger { ledger, conn, database in
             try await insertProfile(conn, "p", isDefault: true)
             for i in 0..<20 { _ = try await ledger.create(request("e\(i)")) }
-            let other = try await TestDatabase.connect(database)
+            let other = try await database.connect()
             let second = ExecutionLedger(conn: other)
             async let a = ledger.due(limit: 15)
             async let b = second.due(limit: 15)

@@ -5,7 +5,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("Migrator", .enabled(if: TestDatabase.isConfigured))
+@Suite("Database migrations", .requires(.postgres))
 struct MigratorTests {
     @Test("applies every migration once and records version, name and checksum")
     func appliesOnce() async throws {
@@ -82,8 +82,8 @@ struct MigratorTests {
     @Test("two migrators racing on the same database both succeed and apply each migration once")
     func concurrentMigrators() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let a = try await TestDatabase.connect(db)
-            let b = try await TestDatabase.connect(db)
+            let a = try await db.connect()
+            let b = try await db.connect()
             async let first = Migrator.beamsync.migrate(a)
             async let second = Migrator.beamsync.migrate(b)
             let (ranA, ranB) = try await (first, second)

@@ -6,8 +6,6 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
 func repo(_ files: [String: String], external: [ExternalProfile] = []) throws -> DesiredState {
     var options = LoadOptions()
     options.externalProfiles = external
@@ -25,8 +23,7 @@ func profileYAML(_ name: String, project: String? = nil, isDefault: Bool = false
 
 /// A fresh, migrated database per test.
 func withStore<T>(_ body: (ApplyTransaction, PGConnection) async throws -> T) async throws -> T {
-    _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
-    return try await TestDatabase.withConnection { conn in
+    try await TestDatabase.withConnection { conn in
         let r = ApplyTransaction(conn: conn)
         try await Migrator.beamsync.migrateIfPending(conn)
         return try await body(r, conn)
@@ -54,7 +51,7 @@ func profileRows(_ conn: PGConnection) async throws -> [String: (isDefault: Bool
     return out
 }
 
-@Suite("Reconcile against PostgreSQL", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Reconcile against PostgreSQL", .serialized, .requires(.postgres))
 struct ReconcileTests {
     @Test("create, then a one-field update bumps the revision; formatting-only edits are no-ops")
     func createUpdateNoOp() async throws {
@@ -178,9 +175,11 @@ struct ReconcileTests {
     func hostileText() async throws {
         try await withStore { r, conn in
             let description = #"'); DROP TABLE daliuge_deployment_profile; -- "quoted" \ ünïcødé ✓ 🚀"#
-            let yaml = "name: weird.name_-1\ndescription: '\(description.replacingOccurrences(of: "'", with: "''"))'\nproject_module: \"proj;--x\"\ntranslation: {}\ndeployment: {kind: rest_remote, deploy_host: \"h'\\\"; --\"}\n"
+            // Host fields refuse shell and SQL syntax; a shell snippet keeps it, so it carries the hostile text into JSONB.
+            let yaml = "name: weird.name_-1\ndescription: '\(description.replacingOccurrences(of: "'", with: "''"))'\nproject_module: \"proj;--x\"\ntranslation: {}\n"
+                + "deployment: {kind: slurm_remote, login_node: l, account: a, home_dir: /h, log_dir: /l, dlg_root: /d, environment_setup: \"h'\\\"; --\"}\n"
             try await r.applyRepo(["profiles/w.yaml": yaml])
-            let row = try await conn.query("SELECT description, project_module, deployment->>'deploy_host' AS h, spec_sha256 FROM daliuge_deployment_profile").single()
+            let row = try await conn.query("SELECT description, project_module, deployment->>'environment_setup' AS h, spec_sha256 FROM daliuge_deployment_profile").single()
             #expect(try row.string("description") == description)
             #expect(try row.string("project_module") == "proj;--x")
             #expect(try row.string("h") == "h'\"; --")

@@ -6,12 +6,10 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
 /// The inventory remembers the version of each profile row beamsync wrote, so a plan can take an
 /// untouched row's hash from the inventory instead of rebuilding it. These cases pin down when the
 /// recorded version is trusted and that every outside write loses that trust.
-@Suite("Row versions in the inventory", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Row versions in the inventory", .serialized, .requires(.postgres))
 struct RowVersionTests {
     private func versions(_ live: LiveState) -> (rows: [String: String?], recorded: [String: String?]) {
         var rows: [String: String?] = [:], recorded: [String: String?] = [:]
@@ -92,7 +90,7 @@ struct RowVersionTests {
     }
 }
 
-@Suite("Bulk updates", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Bulk updates", .serialized, .requires(.postgres))
 struct BulkUpdateTests {
     private func files(count: Int, port: Int) -> [String: String] {
         Dictionary(uniqueKeysWithValues: (0..<count).map { ("profiles/p\($0).yaml", profileYAML("p\($0)", port: port)) })

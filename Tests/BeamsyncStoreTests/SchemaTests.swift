@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The rules migration 1 puts in the database itself, checked with plain SQL.
-@Suite("Schema rules", .enabled(if: TestDatabase.isConfigured))
+@Suite("Schema rules", .requires(.postgres))
 struct SchemaTests {
     private func migrated<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await TestDatabase.withConnection { conn in

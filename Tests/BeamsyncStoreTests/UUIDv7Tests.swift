@@ -2,8 +2,10 @@
 import Foundation
 import Testing
 
-@Suite struct UUIDv7Tests {
-    @Test func layoutFollowsRFC9562() {
+@Suite("UUIDv7 identifiers")
+struct UUIDv7Tests {
+    @Test("a UUIDv7 has the RFC 9562 layout: 48-bit millisecond time, version 7, variant 10")
+    func layoutFollowsRFC9562() {
         let id = UUIDv7.make(millis: 0x0192_3456_789A, random: (0xFFFF_FFFF_FFFF_ABCD, 0x0123_4567_89AB_CDEF))
         // 48-bit timestamp, version 7 in the 13th digit, variant 10xx in the 17th.
         #expect(id == "01923456-789a-7dab-afcd-ab8967452301")
@@ -15,7 +17,8 @@ import Testing
         #expect(UUID(uuidString: id) != nil)
     }
 
-    @Test func idsAreDistinctAndSortByTime() {
+    @Test("UUIDv7s sort by time, are distinct and are written in lowercase")
+    func idsAreDistinctAndSortByTime() {
         let earlier = UUIDv7.make(now: Date(timeIntervalSince1970: 1_700_000_000))
         let later = UUIDv7.make(now: Date(timeIntervalSince1970: 1_700_000_001))
         #expect(earlier < later)

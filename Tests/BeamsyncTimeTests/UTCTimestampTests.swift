@@ -2,31 +2,37 @@ import BeamsyncTime
 import Foundation
 import Testing
 
-@Suite struct UTCTimestampTests {
+@Suite("UTC timestamps, formatted without ICU")
+struct UTCTimestampTests {
     // 2026-11-25T20:20:05.123Z
     let date = Date(timeIntervalSince1970: 1_795_638_005.123_9)
 
-    @Test func rendersRFC3339WithAndWithoutMilliseconds() {
+    @Test("a timestamp renders as RFC 3339, with or without milliseconds")
+    func rendersRFC3339WithAndWithoutMilliseconds() {
         #expect(UTCTimestamp(date).iso8601() == "2026-11-25T20:20:05Z")
         #expect(UTCTimestamp(date).iso8601(milliseconds: true) == "2026-11-25T20:20:05.123Z")
     }
 
-    @Test func rendersCompactAndDashedLayouts() {
+    @Test("a timestamp renders in the compact and dashed layouts used in names")
+    func rendersCompactAndDashedLayouts() {
         #expect(UTCTimestamp(date).compact == "20261125-202005")
         #expect(UTCTimestamp(date).dashed == "2026-11-25T20-20-05")
     }
 
-    @Test func millisecondsAreTruncatedSoATimeNeverRunsAhead() {
+    @Test("milliseconds are truncated, so a rendered time is never ahead of the real one")
+    func millisecondsAreTruncatedSoATimeNeverRunsAhead() {
         let justBefore = Date(timeIntervalSince1970: 1_795_638_005.999_9)
         #expect(UTCTimestamp(justBefore).iso8601(milliseconds: true) == "2026-11-25T20:20:05.999Z")
     }
 
-    @Test func datesBefore1970KeepAPositiveFraction() {
+    @Test("a time before 1970 keeps a positive fraction of a second")
+    func datesBefore1970KeepAPositiveFraction() {
         let t = UTCTimestamp(Date(timeIntervalSince1970: -0.25))
         #expect(t.iso8601(milliseconds: true) == "1969-12-31T23:59:59.750Z")
     }
 
-    @Test func agreesWithFoundationsFormatterOverManyDates() {
+    @Test("2,000 random whole-second times from 1900 to 2200 render as Foundation's ISO 8601 formatter renders them")
+    func agreesWithFoundationsFormatterOverManyDates() {
         let reference = ISO8601DateFormatter()
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
