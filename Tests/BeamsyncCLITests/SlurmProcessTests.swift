@@ -27,12 +27,12 @@ private func slurmProfileYAML(_ cluster: SlurmTestCluster, name: String = "hpc",
     """
 }
 
-@Suite("beamsync with a slurm_remote profile, as a process", .serialized, .enabled(if: SlurmTestCluster.enabled))
+@Suite("beamsync with a slurm_remote profile, as a process", .serialized, .requires(.postgres, .daliuge, .slurm))
 struct SlurmProcessTests {
     @Test("beamsync run killed between sbatch and recording the job: the restarted process finds the job by name, submits nothing, and completes HelloWorld")
     func killedAfterSbatch() async throws {
         let cluster = try SlurmTestCluster.required(translator: true)
-        let db = try await freshDatabase()
+        let db = try await FreshDatabase.create(prefix: "cli")
         let repo = try TestRepository()
         defer { repo.remove() }
         let name = "hello-\(UUID().uuidString.prefix(8).lowercased())"
@@ -90,7 +90,7 @@ struct SlurmProcessTests {
                 "\(messages)")
         let dir = try #require(try done.optionalString("remote_session_dir"))
         #expect(try String(contentsOfFile: dir + "/beamsync-hello.txt", encoding: .utf8) == "Hello beamsync", "the output is in its session directory")
-        await db.drop()
+        try await db.drop()
     }
 
     @Test("slurm ping (--dir or the database): exit 0 and every step in JSON when the target is right; exit 1 and what to check when it is not")
@@ -121,13 +121,13 @@ struct SlurmProcessTests {
                 "\(missing.stderr)")
 
         // The same profile from the database, once applied.
-        let db = try await freshDatabase()
+        let db = try await FreshDatabase.create(prefix: "cli")
         let withDatabase = environment.merging(["DATABASE_URL": db.url]) { _, new in new }
         #expect(try runBeamsync(["apply", "--dir", dir.path, "--auto-approve"], environment: withDatabase).status == 0)
         let fromDatabase = try runBeamsync(["slurm", "ping", "--profile", "hpc"], environment: withDatabase)
         #expect(fromDatabase.status == 0 && fromDatabase.stdout.contains("✓ every check passed"), "\(fromDatabase.stdout)\(fromDatabase.stderr)")
         let unknown = try runBeamsync(["slurm", "ping", "--profile", "nope"], environment: withDatabase)
         #expect(unknown.status == 1 && unknown.stderr.contains("no deployment profile named 'nope' in the database"), "\(unknown.stderr)")
-        await db.drop()
+        try await db.drop()
     }
 }

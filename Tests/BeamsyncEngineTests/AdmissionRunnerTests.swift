@@ -5,7 +5,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("Admission in the runner", .serialized, .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+@Suite("Admission in the runner", .serialized, .requires(.postgres))
 struct AdmissionRunnerTests {
     @Test("a runner with room for eight runs a profile capped at one execution one at a time, the others waiting with the reason shown")
     func oneAtATime() async throws {

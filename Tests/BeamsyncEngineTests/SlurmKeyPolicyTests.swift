@@ -46,8 +46,7 @@ private struct KeyScratch {
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
 }
 
-@Suite("slurm_remote and the production SSH key policy", .serialized,
-       .enabled(if: RunnerServices.databaseConfigured || RunnerServices.requireServices))
+@Suite("slurm_remote and the production SSH key policy", .serialized, .requires(.postgres))
 struct SlurmKeyPolicyTests {
     @Test("every production key-policy rejection fails the execution before anything is contacted, with the finding's exact message and fix")
     func rejections() async throws {

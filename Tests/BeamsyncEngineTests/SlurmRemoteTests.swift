@@ -31,7 +31,7 @@ extension RunnerHarness {
     }
 }
 
-@Suite("slurm_remote against a real Slurm cluster and login node", .serialized, .enabled(if: SlurmTestCluster.enabled))
+@Suite("slurm_remote against a real Slurm cluster and login node", .serialized, .requires(.postgres, .daliuge, .slurm))
 struct SlurmRemoteTests {
     @Test("HelloWorld runs to completed through every step; sshd restarted while the job runs is ridden out on a new session")
     func helloWorldAcrossAnSSHDRestart() async throws {

@@ -5,7 +5,7 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-@Suite("slurm ping against the real Slurm cluster and login node", .serialized, .enabled(if: SlurmTestCluster.enabled))
+@Suite("slurm ping against the real Slurm cluster and login node", .serialized, .requires(.slurm))
 struct SlurmPingTests {
     private func profile(_ cluster: SlurmTestCluster, port: Int? = nil, change: (inout SlurmRemoteDeployment) -> Void = { _ in }) -> DeploymentProfile {
         var slurm = SlurmRemoteDeployment(loginNode: cluster.host, account: cluster.account, homeDir: cluster.homeDir,

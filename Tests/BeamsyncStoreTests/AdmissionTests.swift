@@ -7,10 +7,9 @@ import Testing
 
 /// A fresh database with a profile capped at `cap` concurrent executions and `count` pending
 /// executions of it, created one after the other.
-private func withCappedProfile<T>(cap: Int, count: Int, _ body: (ExecutionLedger, [ExecutionRecord], String) async throws -> T) async throws -> T {
-    _ = try #require(TestDatabase.url, "BEAMSYNC_TEST_DATABASE_URL is not set")
-    return try await TestDatabase.withFreshDatabase { name in
-        let conn = try await TestDatabase.connect(name)
+private func withCappedProfile<T>(cap: Int, count: Int, _ body: (ExecutionLedger, [ExecutionRecord], FreshDatabase) async throws -> T) async throws -> T {
+    try await TestDatabase.withFreshDatabase { database in
+        let conn = try await database.connect()
         _ = try await Migrator.beamsync.migrate(conn)
         _ = try await conn.query("""
             INSERT INTO daliuge_deployment_profile (name, is_default, translation, deployment, spec_sha256, max_concurrent_executions)
@@ -22,15 +21,13 @@ private func withCappedProfile<T>(cap: Int, count: Int, _ body: (ExecutionLedger
             created.append(try await ledger.create(ExecutionRequest(name: "e\(i)", projectModule: "wallaby",
                                                                     graph: .content(Array("{}".utf8), path: nil), createdBy: "test")))
         }
-        let value = try await body(ledger, created, name)
+        let value = try await body(ledger, created, database)
         await conn.close()
         return value
     }
 }
 
-private let requireServices = ProcessInfo.processInfo.environment["BEAMSYNC_REQUIRE_SERVICES"] == "1"
-
-@Suite("Admission: max_concurrent_executions", .serialized, .enabled(if: TestDatabase.isConfigured || requireServices))
+@Suite("Admission: max_concurrent_executions", .serialized, .requires(.postgres))
 struct AdmissionTests {
     @Test("over the cap, executions wait in pending with the reason recorded once; a freed slot admits the oldest at once")
     func capHoldsAndReleases() async throws {
@@ -65,7 +62,7 @@ struct AdmissionTests {
     func concurrentRunnersRespectTheCap() async throws {
         try await withCappedProfile(cap: 2, count: 12) { ledger, created, database in
             var others: [ExecutionLedger] = []
-            for _ in 0..<4 { others.append(ExecutionLedger(conn: try await TestDatabase.connect(database))) }
+            for _ in 0..<4 { others.append(ExecutionLedger(conn: try await database.connect())) }
             let taken = try await withThrowingTaskGroup(of: [ExecutionRecord].self) { group in
                 for other in others { group.addTask { try await other.due(limit: 10) } }
                 return try await group.reduce(into: [ExecutionRecord]()) { $0 += $1 }

@@ -43,22 +43,11 @@ public struct SlurmTestCluster: Sendable {
             slurmConf: value("CONF") ?? directory + "/etc/slurm.conf", tmURL: env["BEAMSYNC_TEST_TM_URL"])
     }()
 
-    /// Run the Slurm tests when the cluster is configured, or when services are required (then a
-    /// missing cluster fails them instead of skipping them).
-    public static var enabled: Bool { current != nil || TestServices.required }
-
-    public struct Missing: Error, CustomStringConvertible {
-        public let description: String
-    }
-
-    /// The cluster; an error saying how to start it when it is not configured.
+    /// The cluster; `TestServices.Missing` (naming how to start it) when it is not configured, or
+    /// when `translator` is asked for and no Translator Manager is.
     public static func required(translator: Bool = false) throws -> SlurmTestCluster {
-        guard let cluster = current else {
-            throw Missing(description: "the BEAMSYNC_TEST_SLURM_* variables are not set: run  eval \"$(scripts/slurm.sh start DIR)\"")
-        }
-        if translator && cluster.tmURL == nil {
-            throw Missing(description: "BEAMSYNC_TEST_TM_URL is not set: start a Translator Manager with scripts/dlg.sh start DIR")
-        }
+        guard let cluster = current else { throw TestServices.Missing(.slurm) }
+        if translator && cluster.tmURL == nil { throw TestServices.Missing(.daliuge) }
         return cluster
     }
 
