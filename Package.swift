@@ -50,7 +50,7 @@ let package = Package(
         // libgit2: mirrors, fetch, tree reads, diffs.
         .target(name: "BeamsyncGit", dependencies: ["CGit2", "BeamsyncTime"]),
         // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
-        .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "CCurl"]),
+        .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "BeamsyncSSH", "CCurl"]),
         // The application layer: every operation the CLI, the controller and the HTTP API share.
         .target(name: "BeamsyncOperations", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", "BeamsyncEngine", "BeamsyncSSH",
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(name: "beamsync", dependencies: ["BeamsyncCLI"]),
         .executableTarget(name: "beamsync-bench", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncCLI",
-            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", logging,
+            "BeamsyncController", "BeamsyncServer", "BeamsyncEngine", "BeamsyncSSH", logging,
         ]),
 
         // Shared test support: services, fresh databases, loopback servers, child processes.

@@ -2,25 +2,35 @@ import BeamsyncModel
 import BeamsyncPostgres
 import BeamsyncStore
 
-/// Finds one profile by name for the commands that check a target (`dim ping`, `slurm ping`):
-/// in the repository at a directory first (as the next apply would write it), else in the database.
+/// A profile named on the command line was not found, or its source did not load.
+public struct ProfileLookupError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    /// Validation errors of the repository, when that is why.
+    public var diagnostics: [Diagnostic] = []
+}
+
+/// Finds one deployment profile by name, in the database or in a repository directory.
 public enum ProfileLookup {
-    public struct RepositoryResult: Sendable {
-        public var profile: Located<DeploymentProfile>?
-        /// Errors in the repository's files: a profile in a file that does not parse is not found.
-        public var errors: Int
+    public static func database(_ conn: PGConnection, name: String) async throws -> DeploymentProfile {
+        guard let profile = try await DeploymentProfileStore(conn: conn).profile(named: name) else {
+            throw ProfileLookupError(description: "no deployment profile named '\(name)' in the database; "
+                                     + "check the name (beamsync plan lists the profiles git manages) or use --dir to read a repository")
+        }
+        return profile
     }
 
-    public static func inRepository(_ directory: String, named name: String) -> RepositoryResult {
-        let parsed = ParsedSource(DirectoryTree.snapshot(of: directory))
-        let errors = (parsed.snapshot.readDiagnostics + parsed.tree.fileDiagnostics).errors.count
-        return RepositoryResult(profile: parsed.tree.profiles.first { $0.value.name == name }, errors: errors)
-    }
-
-    /// nil when the database has no such profile (or no beamsync schema yet).
-    public static func inDatabase(_ conn: PGConnection, named name: String) async throws -> DeploymentProfile? {
-        if try await Migrator.beamsync.pending(conn).count == BeamsyncMigrations.all.count { return nil }
-        guard let row = try await LiveStateReader.read(conn).profiles.first(where: { $0.name == name }) else { return nil }
-        return try ProfileSnapshot.decode(row.canonicalSpec)
+    /// The profile from the repository at `path` (uncommitted edits included), after the same
+    /// checks `validate` makes.
+    public static func directory(_ path: String, name: String) async throws -> DeploymentProfile {
+        let parsed = try await ParsedSource.read(.directory(path))
+        let checked = parsed.check(externalProfiles: [])
+        let profiles = checked.state?.profiles ?? []
+        if let found = profiles.first(where: { $0.value.name == name }) { return found.value }
+        if checked.state == nil {
+            throw ProfileLookupError(description: "the repository at \(path) does not validate; fix it first (beamsync validate \(path))",
+                                     diagnostics: checked.diagnostics)
+        }
+        throw ProfileLookupError(description: "no deployment profile named '\(name)' in \(path)/profiles"
+                                 + (profiles.isEmpty ? "" : " (it has: \(profiles.map(\.value.name).sorted().joined(separator: ", ")))"))
     }
 }

@@ -49,6 +49,13 @@ public struct ExecutionTransition: Sendable {
     public var detail: [String: JSONValue]
     public var submissionState: SubmissionState?
     public var daliugeSessionID: String?
+    /// The batch job's id (`slurm_job_id`).
+    public var slurmJobID: String?
+    /// The remote directory the job runs in (`remote_session_dir`).
+    public var remoteSessionDir: String?
+    /// Starts the submission deadline: `submission_deadline_at` becomes now plus this.
+    public var submissionDeadlineIn: Duration?
+    public var schedulerState: String?
     public var backend: ExecutionBackend?
     public var simulated: Bool?
     public var daliugeState: String?
@@ -58,7 +65,9 @@ public struct ExecutionTransition: Sendable {
     public var nextPollIn: Duration
 
     public init(status: ExecutionStatus? = nil, step: String, message: String, detail: [String: JSONValue] = [:],
-                submissionState: SubmissionState? = nil, daliugeSessionID: String? = nil, backend: ExecutionBackend? = nil,
+                submissionState: SubmissionState? = nil, daliugeSessionID: String? = nil, slurmJobID: String? = nil,
+                remoteSessionDir: String? = nil, submissionDeadlineIn: Duration? = nil, schedulerState: String? = nil,
+                backend: ExecutionBackend? = nil,
                 simulated: Bool? = nil, daliugeState: String? = nil, lastError: String? = nil, failedDrops: JSONValue? = nil,
                 nextPollIn: Duration = .zero) {
         self.status = status
@@ -67,6 +76,10 @@ public struct ExecutionTransition: Sendable {
         self.detail = detail
         self.submissionState = submissionState
         self.daliugeSessionID = daliugeSessionID
+        self.slurmJobID = slurmJobID
+        self.remoteSessionDir = remoteSessionDir
+        self.submissionDeadlineIn = submissionDeadlineIn
+        self.schedulerState = schedulerState
         self.backend = backend
         self.simulated = simulated
         self.daliugeState = daliugeState
@@ -281,23 +294,78 @@ public struct ExecutionLedger: Sendable {
     /// dies mid-step leaves the execution to be picked up again when the lease runs out. Keep
     /// `lease` well above `leaseThreshold` plus the longest backend call.
     ///
-    /// One statement (its own transaction), so it may share a connection with other single
-    /// statements of concurrent tasks.
-    public func due(limit: Int = 16, lease: Duration = .seconds(300)) async throws -> [ExecutionRecord] {
-        try await conn.query("""
-            WITH picked AS (
+    /// Admission: a pending execution whose profile sets `max_concurrent_executions` is taken only
+    /// while fewer of that profile's executions are in progress (admitted and not finished) than
+    /// the cap, oldest first. One that must wait stays `pending` with `waiting_reason` saying why
+    /// (an event records each new reason) and is looked at again when a slot frees (by any later
+    /// `due`) or after `heldRecheck`. Picking sets `admitted_at`. The admission lock is taken before
+    /// the pick's snapshot is, so runners sharing a database admit one at a time and never exceed
+    /// a cap.
+    ///
+    /// One round trip (the lock and the pick are two statements of one implicit transaction), so
+    /// it may share a connection with other single statements of concurrent tasks.
+    public func due(limit: Int = 16, lease: Duration = .seconds(300), heldRecheck: Duration = .seconds(30)) async throws -> [ExecutionRecord] {
+        // Only numbers are spliced in (a multi-statement query takes no parameters).
+        let count = max(1, limit)
+        let leaseSeconds = Self.seconds(lease)
+        let recheckSeconds = Self.seconds(heldRecheck)
+        return try await conn.execute("""
+            SELECT pg_advisory_xact_lock(hashtextextended('\(Self.admissionLockName)', 0));
+            WITH in_progress AS (
+                SELECT deployment_profile_id AS profile, count(*) AS n FROM executions
+                WHERE deployment_profile_id IS NOT NULL
+                  AND (status IN ('running', 'awaiting_scheduler', 'retrying') OR (status = 'pending' AND admitted_at IS NOT NULL))
+                GROUP BY deployment_profile_id
+            ), waiting AS (
+                SELECT e.uuid, e.waiting_reason, p.name, p.max_concurrent_executions AS cap, COALESCE(l.n, 0) AS in_progress,
+                       row_number() OVER (PARTITION BY e.deployment_profile_id ORDER BY e.created_at, e.uuid) AS place
+                FROM executions e
+                JOIN daliuge_deployment_profile p ON p.uuid = e.deployment_profile_id
+                LEFT JOIN in_progress l ON l.profile = e.deployment_profile_id
+                WHERE e.status = 'pending' AND e.admitted_at IS NULL AND e.cancel_requested_at IS NULL
+                  AND p.max_concurrent_executions IS NOT NULL
+            ), held AS (
+                -- Earlier executions in line that this pass admits count as in progress in the reason.
+                SELECT uuid, waiting_reason,
+                       'waiting: deployment profile ''' || name || ''' runs at most ' || cap || ' execution'
+                       || CASE WHEN cap = 1 THEN '' ELSE 's' END || ' at once (max_concurrent_executions) and '
+                       || (in_progress + ahead) || ' ' || CASE WHEN in_progress + ahead = 1 THEN 'is' ELSE 'are' END || ' in progress'
+                       || CASE WHEN place - 1 - ahead > 0 THEN '; ' || (place - 1 - ahead) || ' earlier execution'
+                               || CASE WHEN place - 1 - ahead = 1 THEN ' waits' ELSE 's wait' END || ' before it' ELSE '' END AS reason
+                FROM (SELECT *, GREATEST(0, LEAST(cap - in_progress, place - 1)) AS ahead FROM waiting) w
+                WHERE in_progress + place > cap
+            ), picked AS (
                 SELECT uuid FROM executions
                 WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
-                  AND (next_poll_at IS NULL OR next_poll_at <= now())
+                  AND (next_poll_at IS NULL OR next_poll_at <= now()
+                       OR uuid IN (SELECT uuid FROM waiting WHERE in_progress + place <= cap))
+                  AND uuid NOT IN (SELECT uuid FROM held)
                 ORDER BY next_poll_at NULLS FIRST, created_at
-                LIMIT $1
-                FOR UPDATE SKIP LOCKED)
-            UPDATE executions e SET next_poll_at = now() + make_interval(secs => $2)
-            FROM picked WHERE e.uuid = picked.uuid
-            RETURNING e.*
-            """, [.int(max(1, limit)), .double(Self.seconds(lease))], name: "due executions")
+                LIMIT \(count)
+                FOR UPDATE SKIP LOCKED
+            ), waited AS (
+                UPDATE executions e SET waiting_reason = held.reason,
+                                        next_poll_at = now() + make_interval(secs => \(recheckSeconds))
+                FROM held WHERE e.uuid = held.uuid
+                RETURNING e.uuid, held.reason, held.waiting_reason IS DISTINCT FROM held.reason AS changed
+            ), waiting_events AS (
+                INSERT INTO execution_events (execution_id, step, status, detail)
+                SELECT uuid, 'waiting', 'pending', jsonb_build_object('message', reason) FROM waited WHERE changed
+            ), taken AS (
+                UPDATE executions e SET next_poll_at = now() + make_interval(secs => \(leaseSeconds)),
+                    admitted_at = CASE WHEN e.status = 'pending' AND e.admitted_at IS NULL AND e.cancel_requested_at IS NULL
+                                       THEN now() ELSE e.admitted_at END,
+                    waiting_reason = NULL
+                FROM picked WHERE e.uuid = picked.uuid
+                RETURNING e.*
+            )
+            SELECT * FROM taken
+            """, name: "due executions")
             .rows.map(ExecutionRecord.init(row:)).sorted { $0.createdAt < $1.createdAt }
     }
+
+    /// The advisory lock `due` takes so that runners admit executions one at a time.
+    public static let admissionLockName = "beamsync:admission"
 
     /// When the next non-terminal execution falls due (nil: none is waiting).
     public func nextDueAt() async throws -> Date? {
@@ -355,13 +423,13 @@ public struct ExecutionLedger: Sendable {
         let updated = try await conn.query("""
             WITH moved AS (
                 UPDATE executions SET \(Self.transitionColumns)
-                WHERE uuid = $1::uuid AND status = $13 AND step IS NOT DISTINCT FROM $14
+                WHERE uuid = $1::uuid AND status = $17 AND step IS NOT DISTINCT FROM $18
                 RETURNING *
             ), event AS (
                 INSERT INTO execution_events (execution_id, step, status, detail)
-                SELECT uuid, $3, $2::text, $15::jsonb FROM moved
+                SELECT uuid, $3, $2::text, $19::jsonb FROM moved
             )
-            SELECT moved.*, pg_notify($16, $17) FROM moved
+            SELECT moved.*, pg_notify($20, $21) FROM moved
             """,
             Self.transitionParameters(id, target, change) + [.text(expecting.status.rawValue), expecting.step.map(PGValue.text),
              .json(JSONValue.object(detail).canonicalString), .text(Self.eventChannel),
@@ -373,7 +441,7 @@ public struct ExecutionLedger: Sendable {
                                             + "while expected at \(expecting.status.rawValue)/\(expecting.step ?? "-")")
     }
 
-    /// The columns a transition writes; parameters $1–$12 as `transitionParameters` gives them.
+    /// The columns a transition writes; parameters $1–$16 as `transitionParameters` gives them.
     private static let transitionColumns = """
         status = $2::text, step = $3,
         submission_state = COALESCE($4, submission_state),
@@ -387,6 +455,11 @@ public struct ExecutionLedger: Sendable {
         next_poll_at = CASE WHEN $11::boolean THEN NULL ELSE now() + make_interval(secs => $12) END,
         started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
         completed_at = CASE WHEN $11 THEN now() ELSE completed_at END,
+        slurm_job_id = COALESCE($13, slurm_job_id),
+        remote_session_dir = COALESCE($14, remote_session_dir),
+        submission_deadline_at = COALESCE(now() + make_interval(secs => $15), submission_deadline_at),
+        scheduler_state = COALESCE($16, scheduler_state),
+        waiting_reason = NULL,
         updated_at = now()
         """
 
@@ -394,7 +467,9 @@ public struct ExecutionLedger: Sendable {
         [.uuid(id), .text(target.rawValue), .text(change.step), change.submissionState.map { .text($0.rawValue) },
          change.daliugeSessionID.map(PGValue.text), change.backend.map { PGValue.text($0.rawValue) }, change.simulated.map(PGValue.bool),
          change.daliugeState.map(PGValue.text), change.lastError.map(PGValue.text), change.failedDrops.map { .json($0.canonicalString) },
-         .bool(target.isTerminal), .double(seconds(change.nextPollIn))]
+         .bool(target.isTerminal), .double(seconds(change.nextPollIn)), change.slurmJobID.map(PGValue.text),
+         change.remoteSessionDir.map(PGValue.text), change.submissionDeadlineIn.map { .double(seconds($0)) },
+         change.schedulerState.map(PGValue.text)]
     }
 
     /// The status `change` leads to from `current`, if beampipe's status machine allows it.
@@ -421,29 +496,35 @@ public struct ExecutionLedger: Sendable {
         return detail
     }
 
-    /// Records one poll reading that changes no status: the DIM's state, the run of failed
-    /// readings and when to look again. An event is written only when the state changes. Returns
-    /// since when the execution has been in `daliugeState` (the first reading of the current run).
+    /// Records one poll reading that changes no status: the backend's state (the DALiuGE
+    /// session's and, for a batch job, the scheduler's; nil keeps the recorded value), the run of
+    /// failed readings and when to look again. An event is written only when a state changes, or
+    /// when `alwaysRecord` says so. Returns since when the execution has been in its current state
+    /// (the first reading of the current run).
     @discardableResult
-    public func recordPoll(_ id: UUID, expectingStep step: String?, daliugeState: String, pollFailures: Int,
-                           nextPollIn: Duration, message: String, detail: [String: JSONValue] = [:]) async throws -> Date {
+    public func recordPoll(_ id: UUID, expectingStep step: String?, daliugeState: String?, schedulerState: String? = nil,
+                           pollFailures: Int, nextPollIn: Duration, message: String, detail: [String: JSONValue] = [:],
+                           alwaysRecord: Bool = false) async throws -> Date {
         var eventDetail = detail
         eventDetail["message"] = .string(message)
-        eventDetail["daliuge_state"] = .string(daliugeState)
-        // One statement: lock and read the row, move next_poll_at, and only when the state changed
+        if let daliugeState { eventDetail["daliuge_state"] = .string(daliugeState) }
+        if let schedulerState { eventDetail["scheduler_state"] = .string(schedulerState) }
+        // One statement: lock and read the row, move next_poll_at, and only when a state changed
         // write the event and its NOTIFY; else read since when the state has held.
         let result = try await conn.query("""
             WITH current AS (
-                SELECT uuid, status, step, daliuge_state FROM executions WHERE uuid = $1::uuid FOR UPDATE
+                SELECT uuid, status, step, daliuge_state, scheduler_state FROM executions WHERE uuid = $1::uuid FOR UPDATE
             ), moved AS (
-                UPDATE executions e SET daliuge_state = $3, poll_failures = $4,
+                UPDATE executions e SET daliuge_state = COALESCE($3, e.daliuge_state), poll_failures = $4,
+                                        scheduler_state = COALESCE($8, e.scheduler_state),
                                         next_poll_at = now() + make_interval(secs => $5), updated_at = now()
                 FROM current WHERE e.uuid = current.uuid AND current.step IS NOT DISTINCT FROM $2
                 RETURNING e.uuid
             ), event AS (
                 INSERT INTO execution_events (execution_id, step, status, detail)
                 SELECT current.uuid, 'poll', current.status, $6::jsonb FROM current JOIN moved USING (uuid)
-                WHERE current.daliuge_state IS DISTINCT FROM $3
+                WHERE ($3::text IS NOT NULL AND current.daliuge_state IS DISTINCT FROM $3)
+                   OR ($8::text IS NOT NULL AND current.scheduler_state IS DISTINCT FROM $8) OR $9
                 RETURNING execution_id, status, occurred_at
             ), notified AS (
                 SELECT pg_notify($7, execution_id::text || ' ' || status || ' poll') FROM event
@@ -453,8 +534,9 @@ public struct ExecutionLedger: Sendable {
                    (SELECT occurred_at FROM execution_events
                     WHERE execution_id = $1::uuid AND step = 'poll' ORDER BY id DESC LIMIT 1) AS last_poll_event
             FROM current
-            """, [.uuid(id), step.map(PGValue.text), .text(daliugeState), .int(pollFailures), .double(Self.seconds(nextPollIn)),
-                  .json(JSONValue.object(eventDetail).canonicalString), .text(Self.eventChannel)], name: "record poll")
+            """, [.uuid(id), step.map(PGValue.text), daliugeState.map(PGValue.text), .int(pollFailures), .double(Self.seconds(nextPollIn)),
+                  .json(JSONValue.object(eventDetail).canonicalString), .text(Self.eventChannel), schedulerState.map(PGValue.text),
+                  .bool(alwaysRecord)], name: "record poll")
         guard let row = result.first else { throw ExecutionLedgerError.executionNotFound(id.uuidString.lowercased()) }
         guard try row.int("moved") == 1 else {
             throw ExecutionLedgerError.conflict("execution \(id.uuidString.lowercased()) moved to step \(try row.optionalString("step") ?? "-")")

@@ -72,6 +72,14 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
     /// `[{"oid": ..., "name": ...}]` for a failed graph.
     public var failedDrops: JSONValue?
     public var createdBy: String?
+    /// When a runner first took it out of `pending` under its profile's `max_concurrent_executions`.
+    public var admittedAt: Date?
+    /// Why a pending execution waits (its profile's cap is reached); nil once admitted.
+    public var waitingReason: String?
+    /// The end of the current submission attempt; an unresolved submission is never retried blindly.
+    public var submissionDeadlineAt: Date?
+    /// The batch scheduler's view of the job (`PENDING (Priority)`, `RUNNING`, `TIMEOUT`).
+    public var schedulerState: String?
     public var createdAt: Date
     public var updatedAt: Date?
     public var startedAt: Date?
@@ -100,6 +108,10 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         case daliugeState = "daliuge_state"
         case failedDrops = "failed_drops"
         case createdBy = "created_by"
+        case admittedAt = "admitted_at"
+        case waitingReason = "waiting_reason"
+        case submissionDeadlineAt = "submission_deadline_at"
+        case schedulerState = "scheduler_state"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
         case startedAt = "started_at"
@@ -137,6 +149,10 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         try c.encode(daliugeState, forKey: .daliugeState)
         try c.encode(failedDrops, forKey: .failedDrops)
         try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(admittedAt, forKey: .admittedAt)
+        try c.encode(waitingReason, forKey: .waitingReason)
+        try c.encode(submissionDeadlineAt, forKey: .submissionDeadlineAt)
+        try c.encode(schedulerState, forKey: .schedulerState)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(startedAt, forKey: .startedAt)
@@ -184,6 +200,10 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         daliugeState = try row.optionalString("daliuge_state")
         failedDrops = try row.optionalJSON("failed_drops").map { try JSONValue.parse($0) }
         createdBy = try row.optionalString("created_by")
+        admittedAt = try row.optionalDate("admitted_at")
+        waitingReason = try row.optionalString("waiting_reason")
+        submissionDeadlineAt = try row.optionalDate("submission_deadline_at")
+        schedulerState = try row.optionalString("scheduler_state")
         createdAt = try row.date("created_at")
         updatedAt = try row.optionalDate("updated_at")
         startedAt = try row.optionalDate("started_at")

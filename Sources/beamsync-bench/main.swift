@@ -8,10 +8,15 @@ import Foundation
 
 // Fixed workloads that measure beamsync's hot paths. Run with `scripts/bench.sh` (release build).
 // Each line prints the figure, the goal from the issue, and the ratio goal/measured (>1 beats it).
-// `beamsync-bench engine` measures the execution engine instead (`scripts/bench-engine.sh`).
+// `beamsync-bench engine` measures the execution engine instead (`scripts/bench-engine.sh`), and
+// `beamsync-bench slurm` the slurm_remote backend (`scripts/bench-slurm.sh`).
 
 if CommandLine.arguments.dropFirst().first == "engine" {
     try await EngineBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "slurm" {
+    try await SlurmBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 

@@ -92,11 +92,14 @@ struct TargetCheckProcessTests {
             }
             let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
             #expect(try runBeamsync(["apply", "--dir", applied.path, "--auto-approve"], environment: environment).status == 0)
-            let r = try runBeamsync(["dim", "ping", "--profile", "stored", "--dir", empty.path], environment: environment)
+            let r = try runBeamsync(["dim", "ping", "--profile", "stored"], environment: environment)
             #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-            let missing = try runBeamsync(["dim", "ping", "--profile", "nope", "--dir", empty.path], environment: environment)
-            #expect(missing.status == 64, "\(missing.stderr)")
-            #expect(missing.stderr.contains("--profile nope: no deployment profile of that name in \(empty.path)/profiles or in the database"))
+            let notInDirectory = try runBeamsync(["dim", "ping", "--profile", "stored", "--dir", empty.path], environment: environment)
+            #expect(notInDirectory.status == 1 && notInDirectory.stderr.contains("no deployment profile named 'stored' in \(empty.path)/profiles"),
+                    "--dir reads only the repository: \(notInDirectory.stderr)")
+            let missing = try runBeamsync(["dim", "ping", "--profile", "nope"], environment: environment)
+            #expect(missing.status == 1, "\(missing.stderr)")
+            #expect(missing.stderr.contains("no deployment profile named 'nope' in the database"))
         }
     }
 

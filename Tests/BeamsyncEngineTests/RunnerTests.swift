@@ -168,11 +168,10 @@ struct RunnerLedgerTests {
         }
     }
 
-    @Test("slurm_remote fails clearly instead of pretending")
-    func slurmNotAvailable() async throws {
+    @Test("a slurm_remote profile without a Translator Manager URL fails naming the field, before anything is contacted")
+    func slurmWithoutTranslator() async throws {
         try await RunnerHarness.with { h in
-            try await h.insertProfile("hpc", isDefault: true,
-                                      translation: .object(["tm_url": .string("http://tm.example.org:8084")]),
+            try await h.insertProfile("hpc", isDefault: true, translation: .object([:]),
                                       deployment: .object(["kind": .string("slurm_remote"), "login_node": .string("login.example.org"),
                                                            "account": .string("acc"), "home_dir": .string("/home/u"),
                                                            "log_dir": .string("/home/u/logs"), "dlg_root": .string("/scratch/dlg")]))
@@ -181,7 +180,8 @@ struct RunnerLedgerTests {
             let done = try await h.drive(runner, e.id)
             await runner.close()
             #expect(done.status == .failed && done.backend == .slurmRemote)
-            #expect(done.lastError?.hasPrefix("slurm_remote backend is not available in this build") == true)
+            #expect(done.lastError == "deployment profile 'hpc': translation.tm_url: not set; the Translator Manager's URL is required to translate a graph")
+            #expect(try await h.steps(e.id) == ["created", "failed"])
         }
     }
 

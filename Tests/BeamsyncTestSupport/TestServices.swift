@@ -110,12 +110,15 @@ public enum TestService: Sendable {
     case postgres
     case daliuge
     case sshd
+    /// The Slurm cluster and SSH login node of scripts/slurm.sh (`SlurmTestCluster`).
+    case slurm
 
     public var isConfigured: Bool {
         switch self {
         case .postgres: TestServices.databaseURL != nil
         case .daliuge: TestServices.daliuge != nil
         case .sshd: TestServices.sshServer != nil
+        case .slurm: SlurmTestCluster.current != nil
         }
     }
 
@@ -124,6 +127,7 @@ public enum TestService: Sendable {
         case .postgres: "BEAMSYNC_TEST_DATABASE_URL"
         case .daliuge: "BEAMSYNC_TEST_TM_URL, BEAMSYNC_TEST_DIM_HOST, BEAMSYNC_TEST_DIM_PORT and BEAMSYNC_TEST_DLG_WORK"
         case .sshd: "BEAMSYNC_TEST_SSHD_PORT, BEAMSYNC_TEST_SSH_KEY, BEAMSYNC_TEST_SSH_KNOWN_HOSTS and BEAMSYNC_TEST_SSH_REPOS"
+        case .slurm: "BEAMSYNC_TEST_SLURM_DIR, BEAMSYNC_TEST_SLURM_PORT, BEAMSYNC_TEST_SLURM_KEY, BEAMSYNC_TEST_SLURM_KNOWN_HOSTS and BEAMSYNC_TEST_SLURM_HOME_DIR"
         }
     }
 
@@ -132,6 +136,7 @@ public enum TestService: Sendable {
         case .postgres: "run scripts/postgres.sh start DIR PORT and export the URL it prints as BEAMSYNC_TEST_DATABASE_URL"
         case .daliuge: "run scripts/dlg.sh start DIR and export the variables it prints"
         case .sshd: "run scripts/sshd.sh start DIR PORT and eval its output"
+        case .slurm: "run  eval \"$(scripts/slurm.sh start DIR)\""
         }
     }
 }

@@ -65,9 +65,12 @@ public struct DriverContext: Sendable {
     public let graphs: PreparedGraphs
     /// At most `translationsPerTM` translations at once per Translator Manager.
     public let translations: HostGate
+    /// The runner's SSH session pool, key policy and job pollers for `slurm_remote`.
+    public let slurm: SlurmBackend
 
     public init(ledger: ExecutionLedger, http: HTTPClient, configuration: RunnerConfiguration, clock: any WallClock,
-                logger: RunnerLogger?, random: @escaping @Sendable () -> Double, graphs: PreparedGraphs, translations: HostGate) {
+                logger: RunnerLogger?, random: @escaping @Sendable () -> Double, graphs: PreparedGraphs, translations: HostGate,
+                slurm: SlurmBackend) {
         self.ledger = ledger
         self.http = http
         self.configuration = configuration
@@ -76,6 +79,7 @@ public struct DriverContext: Sendable {
         self.random = random
         self.graphs = graphs
         self.translations = translations
+        self.slurm = slurm
     }
 
     /// Records `change` if the execution is still where it was read.
@@ -86,12 +90,13 @@ public struct DriverContext: Sendable {
     /// Ends the execution as failed with `message`.
     public func fail(_ e: ExecutionRecord, _ message: String, backend: ExecutionBackend? = nil,
                      submission: SubmissionState? = nil, detail: [String: JSONValue] = [:], failedDrops: JSONValue? = nil,
-                     daliugeState: String? = nil) async throws {
+                     daliugeState: String? = nil, schedulerState: String? = nil) async throws {
         log(.warning, "execution \(e.name) failed: \(message)")
         try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
             status: .failed, step: CommonStep.failed.rawValue, message: message, detail: detail,
             submissionState: submission ?? (e.submissionState == .submitted ? nil : .failed),
-            backend: backend, daliugeState: daliugeState, lastError: message, failedDrops: failedDrops))
+            schedulerState: schedulerState, backend: backend, daliugeState: daliugeState, lastError: message,
+            failedDrops: failedDrops))
     }
 
     /// `delay` scaled by a random factor in 1 ± the poll jitter.

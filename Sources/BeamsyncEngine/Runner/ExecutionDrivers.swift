@@ -31,8 +31,12 @@ enum ExecutionDrivers {
             } catch {
                 return .failure(DriverRefusal(message: "deployment profile '\(profile.name)': \(error)", backend: .restRemote))
             }
-        case .slurmRemote:
-            return .success(SlurmRemoteDriver(profile: profile))
+        case .slurmRemote(let slurm):
+            do {
+                return .success(try SlurmRemoteDriver(profile: profile, slurm: slurm, http: http, caFile: configuration.caFile))
+            } catch {
+                return .failure(DriverRefusal(message: "deployment profile '\(profile.name)': \(error)", backend: .slurmRemote))
+            }
         }
     }
 }

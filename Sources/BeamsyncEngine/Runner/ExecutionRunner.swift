@@ -24,7 +24,8 @@ public actor ExecutionRunner {
     let http: HTTPClient
     let random: @Sendable () -> Double
     let clock: any WallClock
-    /// For `due`, `nextDueAt` and `release`: single statements only, so concurrent tasks may share it.
+    /// For `due`, `nextDueAt` and `release`: one round trip each and never an open transaction,
+    /// so concurrent tasks may share it.
     private var connection: PGConnection?
     /// One connection per execution being advanced (steps run transactions).
     private var workers: PGPool?
@@ -34,6 +35,9 @@ public actor ExecutionRunner {
     let translations: HostGate
     /// Prepared physical graphs by execution, for append, deploy and naming failed drops.
     let graphs = PreparedGraphs()
+    /// The SSH session pool (one session per login node), key policy and job pollers every
+    /// `slurm_remote` execution of this runner shares.
+    public nonisolated let slurm: SlurmBackend
 
     /// `environment` decides the backends (`BEAMPIPE_USE_REAL_BACKENDS`) unless `configuration`
     /// is given.
@@ -52,13 +56,15 @@ public actor ExecutionRunner {
         self.random = random
         self.clock = clock
         self.translations = HostGate(limit: max(1, configuration.translationsPerTM))
+        self.slurm = SlurmBackend(environment: configuration.environment, settings: configuration.slurm)
     }
 
     /// HTTP requests this runner has sent (for metrics and benchmarks).
     public nonisolated var httpRequestsSent: Int { http.requestsSent }
 
-    /// Closes the runner's database connections (a later pass opens new ones).
+    /// Closes the runner's database connections and SSH sessions (a later pass opens new ones).
     public func close() async {
+        await slurm.close()
         await connection?.close()
         connection = nil
         await workers?.close()
@@ -132,7 +138,7 @@ public actor ExecutionRunner {
     /// Due executions from the control connection; [] (logged) when the database fails.
     private func takeDue(limit: Int) async -> [ExecutionRecord] {
         do {
-            return try await control().due(limit: limit, lease: configuration.lease)
+            return try await control().due(limit: limit, lease: configuration.lease, heldRecheck: configuration.admissionRecheck)
         } catch {
             log(.error, "runner pass failed: \(error)")
             if connection?.isBroken ?? false { connection = nil }
@@ -214,7 +220,7 @@ public actor ExecutionRunner {
 
     private func step(_ e: ExecutionRecord, ledger: ExecutionLedger) async throws {
         let context = DriverContext(ledger: ledger, http: http, configuration: configuration, clock: clock, logger: logger,
-                                    random: random, graphs: graphs, translations: translations)
+                                    random: random, graphs: graphs, translations: translations, slurm: slurm)
         switch ExecutionDrivers.driver(for: e, configuration: configuration, http: http) {
         case .success(let driver):
             try await driver.resume(e, in: context)
@@ -227,7 +233,7 @@ public actor ExecutionRunner {
         logger?.emit(level, message, metadata)
     }
 
-    /// The ledger on the control connection (single statements only).
+    /// The ledger on the control connection (one round trip per call, no open transaction).
     private func control() async throws -> ExecutionLedger {
         if let connection, !connection.isBroken { return ExecutionLedger(conn: connection) }
         let conn = try await PGConnection.connect(conninfo: conninfo)

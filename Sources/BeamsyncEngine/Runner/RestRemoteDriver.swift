@@ -118,56 +118,13 @@ struct RestRemoteDriver: ExecutionDriver {
 
     /// `translator.translate`, waiting its turn at this Translator Manager (`translationsPerTM`).
     private func translateOneAtATime(_ graph: [UInt8], _ context: DriverContext) async throws(TranslatorError) -> PhysicalGraph {
-        let tm = translator.endpoint.baseURL
-        guard await context.translations.enter(tm) else { throw .cancelled }
-        let result: Result<PhysicalGraph, TranslatorError>
-        do {
-            result = .success(try await translator.translate(logicalGraph: graph, profile: profile))
-        } catch {
-            result = .failure(error)
+        try await context.oneTranslationAtATime(translator.endpoint.baseURL) { () async throws(TranslatorError) -> PhysicalGraph in
+            try await translator.translate(logicalGraph: graph, profile: profile)
         }
-        await context.translations.leave(tm)
-        return try result.get()
     }
 
-    struct Problem: Error {
-        var message: String
-        var transient: Bool
-    }
-
-    /// The logical graph's bytes: from `graph_blobs`, or fetched from the execution's URL and
-    /// checked against its pinned SHA-256 (then stored).
-    private func logicalGraph(_ e: ExecutionRecord, _ context: DriverContext) async throws -> Result<[UInt8], Problem> {
-        guard let sha = e.graphSHA256 else {
-            return .failure(Problem(message: "the execution pins no graph (graph_sha256 is empty)", transient: false))
-        }
-        if let bytes = try await context.ledger.graph(sha256: sha) {
-            guard SHA256Digest.hex(bytes) == sha else {
-                return .failure(Problem(message: "stored graph \(sha) does not hash to its own SHA-256; refusing to run it", transient: false))
-            }
-            return .success(bytes)
-        }
-        guard let url = e.graphURL else {
-            return .failure(Problem(message: "graph \(sha) is not stored in graph_blobs and the execution has no graph URL", transient: false))
-        }
-        let response: HTTPResponse
-        do {
-            response = try await context.http.send(HTTPRequest(.get, url, timeout: context.configuration.graphFetchTimeout))
-        } catch {
-            if error.kind == .cancelled { throw CancellationError() }
-            return .failure(Problem(message: "fetching the graph from \(error.url): \(error)", transient: error.isUnreachable))
-        }
-        guard response.isSuccess else {
-            return .failure(Problem(message: "fetching the graph from \(HTTPError.redact(url)): HTTP \(response.status)",
-                                    transient: response.status >= 500 || response.status == 429))
-        }
-        let actual = SHA256Digest.hex(response.body)
-        guard actual == sha else {
-            return .failure(Problem(message: "the graph at \(HTTPError.redact(url)) has sha256 \(actual), but the execution pins \(sha); "
-                                    + "refusing to run content that changed", transient: false))
-        }
-        try await context.ledger.storeGraph(response.body)
-        return .success(response.body)
+    private func logicalGraph(_ e: ExecutionRecord, _ context: DriverContext) async throws -> Result<[UInt8], StepProblem> {
+        try await context.logicalGraph(e)
     }
 
     // MARK: Submit

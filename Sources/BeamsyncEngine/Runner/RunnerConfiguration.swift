@@ -55,17 +55,29 @@ public struct RunnerConfiguration: Sendable {
     public var graphFetchTimeout: Duration = .seconds(60)
     /// Longest idle wait in `run(until:)` between looks at the ledger (notifications wake it earlier).
     public var idleWait: Duration = .seconds(5)
+    /// How often a pending execution held by its profile's `max_concurrent_executions` is looked
+    /// at again when nothing else wakes it (a slot freeing on this runner does at once).
+    public var admissionRecheck: Duration = .seconds(30)
+    /// The `slurm_remote` backend's pacing and deadlines.
+    public var slurm = SlurmSettings()
+    /// The environment the SSH key policy reads (`SLURM_SSH_*`, `BEAMPIPE_*`, credential slots)
+    /// and `environment_setup` forwards from; the process environment unless given.
+    public var environment: [String: String]
 
-    public init(useRealBackends: Bool) {
+    public init(useRealBackends: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.useRealBackends = useRealBackends
+        self.environment = environment
     }
 
-    /// Reads `BEAMPIPE_USE_REAL_BACKENDS`, `BEAMSYNC_CA_FILE` and `BEAMSYNC_RUNNER_CONCURRENCY`
-    /// (a malformed concurrency keeps the default; `concurrency(from:)` reports it).
+    /// Reads `BEAMPIPE_USE_REAL_BACKENDS`, `BEAMSYNC_CA_FILE`, `BEAMSYNC_RUNNER_CONCURRENCY` and
+    /// `BEAMPIPE_WORKER_SUBMISSION_TIMEOUT_SECONDS` (malformed values keep the defaults;
+    /// `concurrency(from:)` and `SlurmSettings.submissionTimeout(from:)` report them), and keeps
+    /// `environment` for the SSH key policy.
     public init(environment: [String: String]) {
-        self.init(useRealBackends: Self.useRealBackends(environment))
+        self.init(useRealBackends: Self.useRealBackends(environment), environment: environment)
         if let ca = environment["BEAMSYNC_CA_FILE"], !ca.isEmpty { caFile = ca }
         if let width = try? Self.concurrency(from: environment) { concurrency = width }
+        if let timeout = try? SlurmSettings.submissionTimeout(from: environment) { slurm.submissionTimeout = timeout }
     }
 
     /// `BEAMSYNC_RUNNER_CONCURRENCY`: nil when unset, an error naming the variable when it is not
