@@ -10,7 +10,7 @@ public struct BeamsyncCommand: AsyncParsableCommand {
             (with --detailed-exitcode).
             """,
         version: BeamsyncVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, TokenCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self]
     )
 
     public init() {}

@@ -36,6 +36,16 @@ public struct TextRenderer: Sendable {
                 }
             }
         }
+        if !plan.unmanaged.isEmpty {
+            out += "\n" + paint("Not managed by git", .bold) + " (made through the API or outside beamsync; left as they are):\n"
+            for kind in DocumentKind.allCases {
+                let names = plan.unmanaged.filter { $0.kind == kind }.map(\.name)
+                guard !names.isEmpty else { continue }
+                let shown = names.prefix(20).joined(separator: ", ") + (names.count > 20 ? ", and \(names.count - 20) more" : "")
+                out += "  \(names.count) \(kind.rawValue)\(names.count == 1 ? "" : "s"): \(shown)\n"
+            }
+            out += "  A document of the same name applied with --adopt takes one over.\n"
+        }
         let warnings = plan.diagnostics.warnings
         if !warnings.isEmpty {
             out += "\n" + paint("Warnings:", .note) + "\n"

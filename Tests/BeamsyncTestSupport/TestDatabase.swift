@@ -23,6 +23,15 @@ public enum TestDatabase {
         }
     }
 
+    /// A conninfo for `database` on the test server (for code that opens its own connections).
+    public static func conninfo(_ database: String) -> String {
+        if url!.contains("://"), var components = URLComponents(string: url!) {
+            components.path = "/" + database
+            return components.string!
+        }
+        return url! + " dbname=\(database)"
+    }
+
     public static func connect(_ database: String) async throws -> PGConnection {
         try await PGConnection.connect(conninfo: url!, overrides: ["dbname": database])
     }
