@@ -131,7 +131,8 @@ final class APITestServer: @unchecked Sendable {
         deps.limits = limits
         deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: writesPerSecond, cacheBytes: cacheBytes)
         var logger = Logger(label: "api-test")
-        logger.logLevel = .error
+        // Cancelling the server at the end of a test logs shutdown noise at error level.
+        logger.logLevel = .critical
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = BeamsyncHTTP.application(deps, host: "127.0.0.1", port: 0, logger: logger, onRunning: { continuation.yield($0) })
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
