@@ -48,7 +48,7 @@ public enum BeamsyncHTTP {
         router.get("/readyz") { _, _ -> Response in
             await deps.databaseReady()
                 ? text(.ok, "ready\n")
-                : text(.serviceUnavailable, "database unreachable\n")
+                : APIError.unavailable("the database does not answer").response()
         }
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()

@@ -65,14 +65,18 @@ public struct ProfileRow: Sendable, Hashable {
                                     translation: try JSONValue.parse(translationJSON), deployment: try JSONValue.parse(deploymentJSON))
     }
 
-    static let timestamp = #"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#
+    /// `2026-12-06 15:04:05.123456` (a UTC timestamp as PostgreSQL prints it with DateStyle ISO,
+    /// which every connection sets) as RFC 3339: `2026-12-06T15:04:05.123456Z`. Formatted here
+    /// rather than with `to_char`, whose `:MI` pgbench would take for a variable.
+    static func rfc3339(_ text: String) -> String {
+        text.replacingOccurrences(of: " ", with: "T") + "Z"
+    }
 
     /// The select list for `p` (a profile row with `row_xmin`) and `o` (its inventory entry or NULLs).
     static let columns = """
         p.uuid::text AS id, p.row_xmin::text AS row_xmin, p.name, p.description, p.project_module, p.is_default,
         p.max_concurrent_executions, p.revision, p.translation::text AS translation, p.deployment::text AS deployment,
-        to_char(p.created_at AT TIME ZONE 'UTC', \(timestamp)) AS created_at,
-        to_char(p.updated_at AT TIME ZONE 'UTC', \(timestamp)) AS updated_at,
+        (p.created_at AT TIME ZONE 'UTC')::text AS created_at, (p.updated_at AT TIME ZONE 'UTC')::text AS updated_at,
         o.name IS NOT NULL AS managed, o.source_url AS git_repository, o.source_ref AS git_branch,
         CASE WHEN o.source_subdir IS NULL OR o.source_subdir = '' THEN o.path ELSE o.source_subdir || '/' || o.path END AS git_path,
         o.line AS git_line, o.applied_revision AS git_revision
@@ -94,8 +98,8 @@ public struct ProfileRow: Sendable, Hashable {
         revision = try row.int("revision")
         translationJSON = try row.json("translation")
         deploymentJSON = try row.json("deployment")
-        createdAt = try row.string("created_at")
-        updatedAt = try row.optionalString("updated_at")
+        createdAt = Self.rfc3339(try row.string("created_at"))
+        updatedAt = try row.optionalString("updated_at").map(Self.rfc3339)
         if try row.bool("managed") {
             git = GitOwnership(repository: try row.optionalString("git_repository"), branch: try row.optionalString("git_branch"),
                                path: try row.optionalString("git_path"), line: try row.optionalInt("git_line"),

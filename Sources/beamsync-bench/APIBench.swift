@@ -29,7 +29,7 @@ enum APIBench {
         var o = Options()
         let env = ProcessInfo.processInfo.environment
         guard let admin = env["BEAMSYNC_BENCH_DATABASE_URL"], let binary = env["BEAMSYNC_BENCH_BINARY"] else {
-            print("beamsync-bench api needs BEAMSYNC_BENCH_DATABASE_URL and BEAMSYNC_BENCH_BINARY; run scripts/bench-api.sh")
+            say("beamsync-bench api needs BEAMSYNC_BENCH_DATABASE_URL and BEAMSYNC_BENCH_BINARY; run scripts/bench-api.sh")
             exit(2)
         }
         o.adminURL = admin
@@ -41,11 +41,25 @@ enum APIBench {
             switch arguments[i] {
             case "--seconds": o.seconds = Int(arguments[i + 1]) ?? o.seconds; i += 1
             case "--connections": o.connections = Int(arguments[i + 1]) ?? o.connections; i += 1
-            default: print("unknown argument \(arguments[i])"); exit(2)
+            default: say("unknown argument \(arguments[i])"); exit(2)
             }
             i += 1
         }
         try await run(o)
+    }
+
+    /// A line on standard output at once (print buffers when the output is a file).
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Fails the run with `message` (thrown, so every controller started so far is stopped).
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw Failure(description: message()) }
     }
 
     static func run(_ o: Options) async throws {
@@ -53,26 +67,30 @@ enum APIBench {
         defer { try? FileManager.default.removeItem(at: work) }
         let repo = work.appendingPathComponent("repo")
         try generate(into: repo)
-        print("beamsync-bench api — \(ProcessInfo.processInfo.activeProcessorCount) cores; 10,000 profiles in 50 projects of 200, "
+        say("beamsync-bench api — \(ProcessInfo.processInfo.activeProcessorCount) cores; 10,000 profiles in 50 projects of 200, "
               + "\(o.connections) concurrent clients, \(o.seconds) s per measurement")
 
         try await withBenchDatabase(o.adminURL) { conn, url in
             let controller = try Controller(binary: o.binary, repo: repo, database: url, work: work, name: "controller", extra: [])
             defer { controller.stop() }
-            let applied = try await waitFor(600) { try await conn.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 10_000 }
-            precondition(applied, "the controller did not apply the repository: \(controller.log)")
+            let applied = try await waitFor(600) {
+                try await conn.query("SELECT last_applied_revision FROM gitops_sources").first?.optionalString("last_applied_revision") != nil
+            }
+            try require(applied, "the controller did not apply the repository: \(controller.log)")
+            try require(try await conn.query("SELECT count(*) AS n FROM daliuge_deployment_profile").single().int("n") == 10_000, "not 10,000 rows")
+            try await Task.sleep(for: .seconds(1))
             let rssApplied = controller.memory()
             let token = try controller.createToken(database: url)
             let replica = try Controller(binary: o.binary, repo: repo, database: url, work: work, name: "uncached", extra: ["--api-cache-mib", "0"])
             defer { replica.stop() }
             for c in [controller, replica] {
                 let answering = try await waitFor(60) { c.status("/api/v2/deployment-profiles?project_module=project-7", token: token) == 200 }
-                precondition(answering, "\(c.name) does not answer: \(c.log)")
+                try require(answering, "\(c.name) does not answer: \(c.log)")
             }
             let query = "/api/v2/deployment-profiles?project_module=project-7"
             let sample = try controller.fetch(query, token: token)
             let rows = (try JSONSerialization.jsonObject(with: sample) as? [String: Any])?["items"] as? [Any]
-            print("GET \(query): \(rows?.count ?? 0) rows, \(sample.count) bytes")
+            say("GET \(query): \(rows?.count ?? 0) rows, \(sample.count) bytes")
 
             let sql = work.appendingPathComponent("list.sql")
             try floorStatement().write(to: sql, atomically: true, encoding: .utf8)
@@ -84,12 +102,12 @@ enum APIBench {
                 cached.append(hot)
                 let cold = try wrk(o, url: replica.base + query, token: token, connections: o.connections)
                 uncached.append(cold)
-                print(String(format: "  round %d: pgbench %7.0f tx/s | API cached %7.0f req/s p99 %6.2f ms | API uncached %7.0f req/s p99 %6.2f ms",
+                say(String(format: "  round %d: pgbench %7.0f tx/s | API cached %7.0f req/s p99 %6.2f ms | API uncached %7.0f req/s p99 %6.2f ms",
                              round, floor, hot.rps, hot.p99ms, cold.rps, cold.p99ms))
             }
             let floor = floors.max()!
             let hot = cached.max { $0.rps < $1.rps }!, cold = uncached.max { $0.rps < $1.rps }!
-            print("\nGET of 200 of 10,000 rows, \(o.connections) clients (best of 2 rounds):")
+            say("\nGET of 200 of 10,000 rows, \(o.connections) clients (best of 2 rounds):")
             line("pgbench, the same SELECT (database floor)", String(format: "%.0f tx/s", floor), goal: nil)
             line("API, list cache on: p99", String(format: "%.2f ms", hot.p99ms), goal: "≤ 15 ms", ok: hot.p99ms <= 15)
             line("API, list cache on: throughput / floor", String(format: "%.0f req/s = %.0f %%", hot.rps, 100 * hot.rps / floor),
@@ -98,7 +116,8 @@ enum APIBench {
             line("API, every request runs the SELECT: throughput / floor",
                  String(format: "%.0f req/s = %.0f %%", cold.rps, 100 * cold.rps / floor), goal: "≥ 50 %", ok: cold.rps >= floor / 2)
 
-            print("\nPOST /api/v2/deployment-profiles (a new profile each time):")
+            let rssAfterGets = controller.memory()
+            say("\nPOST /api/v2/deployment-profiles (a new profile each time):")
             let script = work.appendingPathComponent("post.lua")
             try postScript.write(to: script, atomically: true, encoding: .utf8)
             for clients in [1, 8, 64] {
@@ -107,8 +126,9 @@ enum APIBench {
                      String(format: "%.2f ms", r.p99ms), goal: clients == 64 ? nil : "≤ 30 ms", ok: r.p99ms <= 30 && r.non2xx == 0)
             }
             let rssAfter = controller.memory()
-            print("\nController memory with 10,000 profiles:")
+            say("\nController memory with 10,000 profiles:")
             line("resident after the first apply", String(format: "%.1f MB", rssApplied.rss), goal: nil)
+            line("resident after the GET load", String(format: "%.1f MB", rssAfterGets.rss), goal: "≤ 64 MB", ok: rssAfterGets.rss <= 64)
             line("resident after the API load above (peak)", String(format: "%.1f MB (%.1f MB)", rssAfter.rss, rssAfter.peak),
                  goal: "≤ 64 MB", ok: rssAfter.rss <= 64)
         }
@@ -117,7 +137,7 @@ enum APIBench {
     static func line(_ label: String, _ value: String, goal: String?, ok: Bool = true) {
         var text = "  " + label.padding(toLength: 64, withPad: " ", startingAt: 0) + value.padding(toLength: 24, withPad: " ", startingAt: 0)
         if let goal { text += "goal \(goal)  " + (ok ? "ok" : "MISSES THE GOAL") }
-        print(text)
+        say(text)
     }
 
     /// The list statement exactly as the API sends it, with the benchmark's values in place of
@@ -143,12 +163,14 @@ enum APIBench {
         function init(args)
           math.randomseed(os.time() + id)
           prefix = "b" .. id .. "-" .. math.random(100000, 999999) .. "-"
+          wrk.headers["Content-Type"] = "application/json"
         end
         request = function()
           counter = counter + 1
           local body = '{"name":"' .. prefix .. counter .. '","project_module":"bench-post","translation":{"num_par":2},' ..
             '"deployment":{"kind":"rest_remote","deploy_host":"dim.example.org"}}'
-          return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+          -- nil headers: wrk.headers, which hold the Authorization given with -H
+          return wrk.format("POST", nil, nil, body)
         end
         """
 
@@ -187,12 +209,15 @@ enum APIBench {
         return .nan
     }
 
+    /// pgbench ends a `-T` run on SIGALRM; a child of this process may inherit that signal
+    /// blocked (pgbench then ran on for minutes), so perl restores it before running pgbench.
     static func pgbench(_ o: Options, sql: URL, url: String) throws -> Double {
-        let out = try capture(o.pgbench, ["-n", "-M", "extended", "-c", String(o.connections), "-j", "2", "-T", String(o.seconds),
-                                          "-f", sql.path, url])
+        let restore = #"use POSIX; $SIG{ALRM} = "DEFAULT"; sigprocmask(SIG_UNBLOCK, POSIX::SigSet->new(SIGALRM)); exec @ARGV or die"#
+        let out = try capture("/usr/bin/perl", ["-e", restore, o.pgbench, "-n", "-M", "extended", "-c", String(o.connections), "-j", "2",
+                                                "-T", String(o.seconds), "-f", sql.path, url])
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let tps = line.split(separator: " ").compactMap({ Double($0) }).first else {
-            fatalError("pgbench printed no tps: \(out)")
+            throw Failure(description: "pgbench printed no tps: \(out.prefix(2000))")
         }
         return tps
     }
@@ -303,7 +328,7 @@ enum APIBench {
             try p.run()
             let token = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             p.waitUntilExit()
-            precondition(p.terminationStatus == 0 && token.hasPrefix("bst_"), "beamsync token create failed")
+            try APIBench.require(p.terminationStatus == 0 && token.hasPrefix("bst_"), "beamsync token create failed")
             return token
         }
 

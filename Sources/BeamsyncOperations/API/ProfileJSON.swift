@@ -110,14 +110,36 @@ public enum ProfileJSON {
         out.append(UInt8(ascii: "}"))
     }
 
+    static let secretFragmentBytes = secretFragments.map { Array($0.utf8) }
+
     /// A JSONB column as the server printed it (valid JSON), unless it names a secret-looking key.
     static func appendColumn(_ text: String, to out: inout [UInt8]) {
-        let lower = text.lowercased()
-        guard secretFragments.contains(where: { lower.contains($0) }), let value = try? JSONValue.parse(text) else {
+        var text = text
+        let suspicious = text.withUTF8 { bytes in secretFragmentBytes.contains { containsIgnoringASCIICase(bytes, $0) } }
+        guard suspicious, let value = try? JSONValue.parse(text) else {
             out.append(contentsOf: text.utf8)
             return
         }
         out.append(contentsOf: redacted(value).canonicalBytes)
+    }
+
+    /// Byte-level search for a lower-case ASCII `needle` (Foundation's string search costs
+    /// microseconds a call, and a page of 500 rows makes thousands of calls).
+    static func containsIgnoringASCIICase(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] | 0x20 == first {
+                var j = 1
+                while j < needle.count, haystack[i + j] | 0x20 == needle[j] || (needle[j] == UInt8(ascii: "_") && haystack[i + j] == needle[j]) {
+                    j += 1
+                }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static func redacted(_ value: JSONValue) -> JSONValue {
@@ -125,8 +147,9 @@ public enum ProfileJSON {
         case .object(let o):
             var r: [String: JSONValue] = [:]
             for (k, v) in o {
-                let lower = k.lowercased()
-                r[k] = secretFragments.contains(where: { lower.contains($0) }) ? .string("[REDACTED]") : redacted(v)
+                var key = k
+                let secret = key.withUTF8 { bytes in secretFragmentBytes.contains { containsIgnoringASCIICase(bytes, $0) } }
+                r[k] = secret ? .string("[REDACTED]") : redacted(v)
             }
             return .object(r)
         case .array(let a): return .array(a.map(redacted))
