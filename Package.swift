@@ -8,6 +8,7 @@ let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdCore = Target.Dependency.product(name: "HummingbirdCore", package: "hummingbird")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
@@ -61,8 +62,9 @@ let package = Package(
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
             "BeamsyncTime", logging, prometheus, serviceLifecycle,
         ]),
-        // Hummingbird routes: webhooks, health, metrics, status.
-        .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", hummingbird, crypto, logging]),
+        // Hummingbird routes: webhooks, health, metrics, status, the API v2.
+        .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel",
+                                                       "BeamsyncPostgres", hummingbird, hummingbirdCore, crypto, logging, serviceLifecycle]),
         // The command line: parse, call the application layer, render.
         .target(name: "BeamsyncCLI", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", "BeamsyncOperations",
@@ -94,7 +96,8 @@ let package = Package(
             "BeamsyncTestSupport", logging,
         ]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
-            "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
+            "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres",
+            "BeamsyncTestSupport", hummingbird, logging,
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "BeamsyncCLITests", dependencies: ["BeamsyncCLI", "BeamsyncModel", "BeamsyncStore", "BeamsyncPostgres",

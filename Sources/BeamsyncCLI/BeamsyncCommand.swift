@@ -11,7 +11,7 @@ public struct BeamsyncCommand: AsyncParsableCommand {
             (with --detailed-exitcode).
             """,
         version: BeamsyncVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self, SecurityCommand.self, DIMCommand.self, SlurmCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, TokenCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self, SecurityCommand.self, DIMCommand.self, SlurmCommand.self]
     )
 
     public init() {}

@@ -48,6 +48,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error or critical (default: $BEAMSYNC_LOG_LEVEL, else info).")
     var logLevel: Logger.Level?
 
+    @Flag(help: "Serve the status page and /api/v2/gitops/status without a token (default: a read token is needed).")
+    var publicStatus = false
+    @Flag(help: "Require a read token for /metrics (default: open, for Prometheus scrapers).")
+    var metricsRequireToken = false
+    @Option(help: "API writes (POST, PATCH, DELETE) each token may send per second, with bursts of twice as many; more get 429.")
+    var apiWriteRate: Double = 10
+    @Option(help: "PostgreSQL connections the HTTP server uses for API requests.")
+    var apiConnections = 8
+    @Option(help: "Memory for finished deployment-profile list responses, in MiB (0: off); kept exact by change notifications.")
+    var apiCacheMib = 4
+
     @OptionGroup var access: GitAccessOptions
     @OptionGroup var verification: CommitVerificationOptions
     @OptionGroup var planning: PlanningFlags
@@ -83,6 +94,15 @@ struct RunCommand: AsyncParsableCommand {
                 throw ValidationError("\(error); unset it or use --runner-concurrency")
             }
         }
+        guard apiWriteRate > 0, apiWriteRate <= 100_000 else {
+            throw ValidationError("--api-write-rate \(apiWriteRate) is out of range; give writes per second per token, above 0 (e.g. 10)")
+        }
+        guard (1...64).contains(apiConnections) else {
+            throw ValidationError("--api-connections \(apiConnections) is out of range; give a whole number from 1 to 64")
+        }
+        guard (0...1024).contains(apiCacheMib) else {
+            throw ValidationError("--api-cache-mib \(apiCacheMib) is out of range; give 0 (off) to 1024")
+        }
         let (conninfo, embedded) = try await database.resolve()
         do {
             try await serve(conninfo: conninfo, logger: logger, intervalDuration: intervalDuration, timeout: timeout, host: host, port: port,
@@ -117,14 +137,17 @@ struct RunCommand: AsyncParsableCommand {
         options.overrides = planning.overrides
         let metrics = ControllerMetrics()
         let controller = Controller(source: source, conninfo: conninfo, options: options, metrics: metrics, logger: logger, cache: cache)
-        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: 2)
-        let deps = ServerDependencies(
-            metrics: metrics, secrets: secrets, wake: { controller.wake() },
+        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: apiConnections)
+        var deps = ServerDependencies(
+            metrics: metrics, secrets: secrets, wake: { try await controller.requestReconcile() },
             status: {
                 let leader = await controller.isLeader
                 return try await pool.withConnection { conn in try await GitOpsStatus.read(conn: conn, leader: leader) }
             },
             databaseReady: { (try? await pool.withConnection { conn in try await conn.query("SELECT 1") }) != nil })
+        deps.access = AccessPolicy(publicStatus: publicStatus, metricsNeedToken: metricsRequireToken)
+        deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: apiWriteRate, cacheBytes: apiCacheMib << 20,
+                             onFeedError: { logger.warning("API change feed lost its database session; reconnecting", metadata: ["error": .string($0)]) })
         let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
         logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])

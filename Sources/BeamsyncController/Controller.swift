@@ -82,6 +82,22 @@ public actor Controller {
 
     public var isLeader: Bool { get async { await election.isLeader } }
 
+    /// A webhook's wake-up, recorded where the leader sees it: in the database (the source's
+    /// `reconcile_requested_at` and `NOTIFY beamsync_reconcile`, which every controller listens
+    /// for), so it is not lost when it reaches a follower. The leader also wakes its own loop at
+    /// once. Throws only when a follower could not record it.
+    public func requestReconcile() async throws {
+        let leading = await election.isLeader
+        if leading { wake() }
+        do {
+            let conn = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-wake"])
+            defer { Task { await conn.close() } }
+            try await SourceStatusStore(conn: conn).requestReconcile(url: source.identity.url)
+        } catch {
+            if !leading { throw error }
+        }
+    }
+
     // MARK: Loop
 
     /// Runs until the task is cancelled; each pass checks leadership, reconciles when leading,

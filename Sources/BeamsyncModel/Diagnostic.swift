@@ -46,6 +46,8 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case unsafePath = "unsafe_path"
     case insecureSetting = "insecure_setting"
     case readFailure = "read_failure"
+    /// A field the HTTP API sets itself (uuid, revision, ...) was sent in a request body.
+    case readOnlyField = "read_only_field"
     // Planning against the database
     case drift
     case unmanagedConflict = "unmanaged_conflict"

@@ -14,13 +14,17 @@ public struct SourceSnapshot: Sendable {
     public var readDiagnostics: [Diagnostic]
     /// Prepended to file names in diagnostics, so a directory's errors name paths the user can open.
     public var displayPrefix: String
+    /// The repository, branch and subdirectory the files come from; nil for a working directory.
+    public var repository: SourceIdentity?
 
-    public init(revision: String?, label: String, files: [SourceFile], readDiagnostics: [Diagnostic] = [], displayPrefix: String = "") {
+    public init(revision: String?, label: String, files: [SourceFile], readDiagnostics: [Diagnostic] = [], displayPrefix: String = "",
+                repository: SourceIdentity? = nil) {
         self.revision = revision
         self.label = label
         self.files = files
         self.readDiagnostics = readDiagnostics
         self.displayPrefix = displayPrefix
+        self.repository = repository
     }
 }
 

@@ -72,7 +72,8 @@ public struct GitSource: DesiredSource {
         let files = try await BlockingWork.run {
             try Self.files(mirror: try GitMirror.open(at: mirrorPath), commit: commit, subdir: subdir, cache: cache)
         }
-        return SourceSnapshot(revision: revision, label: "\(RedactedURL.text(url))@\(ref) (\(revision.prefix(12)))", files: files)
+        return SourceSnapshot(revision: revision, label: "\(RedactedURL.text(url))@\(ref) (\(revision.prefix(12)))", files: files,
+                              repository: identity)
     }
 
     /// The document and graph files that differ between two commits, for a pull-request review.

@@ -113,7 +113,10 @@ public struct Reconciliation: Sendable {
             let checked = parsed.check(externalProfiles: live.externalProfiles)
             guard let desired = checked.state else { throw DesiredStateRejected(checked) }
             return (desired, overrides.options(for: desired.policy))
-        }, source: parsed.snapshot.label, actor: actor.name, revision: revision ?? parsed.snapshot.revision)
+        }, source: parsed.snapshot.label, actor: actor.name, revision: revision ?? parsed.snapshot.revision,
+           inventorySource: parsed.snapshot.repository.map {
+               InventorySource(url: RedactedURL.text($0.url), ref: $0.branch, subdir: $0.path.isEmpty ? nil : $0.path)
+           })
         plan.sourceRevision = parsed.snapshot.revision
         plan.commitSignatures = parsed.snapshot.verified?.signers
         return (plan, result)

@@ -120,6 +120,19 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var hasChanges: Bool { create + update + delete + trigger > 0 }
 }
 
+/// An object in the database that git does not manage (created through the HTTP API, by
+/// beampipe or by hand) and that no document names. The plan leaves it alone; a document of the
+/// same name applied with `--adopt` takes it over.
+public struct UnmanagedObject: Sendable, Hashable, Codable {
+    public var kind: DocumentKind
+    public var name: String
+
+    public init(kind: DocumentKind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+}
+
 /// The result of planning: pure data, Codable, stable for `--format json` and `--out FILE`.
 public struct Plan: Sendable, Codable {
     /// Bumped when the JSON shape changes incompatibly.
@@ -150,13 +163,49 @@ public struct Plan: Sendable, Codable {
     /// Live checks of the targets of the profiles this plan creates or changes (`plan
     /// --check-targets`); nil when they were not asked for. A failed check is also a diagnostic.
     public var targetChecks: [TargetCheckReport]? = nil
+    /// Profiles and project configs in the database that git does not manage, by kind and name.
+    public var unmanaged: [UnmanagedObject] = []
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", source, sourceRevision = "source_revision"
         case liveSerial = "live_serial", liveFingerprint = "live_fingerprint"
-        case options, changes, diagnostics, impact
+        case options, changes, diagnostics, impact, unmanaged
         case desiredDigest = "desired_digest", signature, commitSignatures = "commit_signatures"
         case targetChecks = "target_checks"
+    }
+
+    public init(formatVersion: Int, source: String, sourceRevision: String? = nil, liveSerial: Int64, liveFingerprint: String,
+                options: PlanOptions, changes: [ResourceChange], diagnostics: [Diagnostic], impact: [ProjectImpact],
+                unmanaged: [UnmanagedObject] = []) {
+        self.formatVersion = formatVersion
+        self.source = source
+        self.sourceRevision = sourceRevision
+        self.liveSerial = liveSerial
+        self.liveFingerprint = liveFingerprint
+        self.options = options
+        self.changes = changes
+        self.diagnostics = diagnostics
+        self.impact = impact
+        self.unmanaged = unmanaged
+    }
+
+    /// Plans saved before `unmanaged` (or the optional fields) existed read as having none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        source = try c.decode(String.self, forKey: .source)
+        sourceRevision = try c.decodeIfPresent(String.self, forKey: .sourceRevision)
+        liveSerial = try c.decode(Int64.self, forKey: .liveSerial)
+        liveFingerprint = try c.decode(String.self, forKey: .liveFingerprint)
+        options = try c.decode(PlanOptions.self, forKey: .options)
+        changes = try c.decode([ResourceChange].self, forKey: .changes)
+        diagnostics = try c.decode([Diagnostic].self, forKey: .diagnostics)
+        impact = try c.decode([ProjectImpact].self, forKey: .impact)
+        unmanaged = try c.decodeIfPresent([UnmanagedObject].self, forKey: .unmanaged) ?? []
+        desiredDigest = try c.decodeIfPresent(String.self, forKey: .desiredDigest)
+        signature = try c.decodeIfPresent(PlanSignature.self, forKey: .signature)
+        commitSignatures = try c.decodeIfPresent([String].self, forKey: .commitSignatures)
+        targetChecks = try c.decodeIfPresent([TargetCheckReport].self, forKey: .targetChecks)
     }
 
     public var summary: PlanSummary {

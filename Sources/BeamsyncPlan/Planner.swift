@@ -27,9 +27,24 @@ public struct Planner: Sendable {
         let impact = Self.impact(desired: desired, live: live, changes: ordered)
         var plan = Plan(formatVersion: Plan.currentFormatVersion, source: source, liveSerial: live.serial,
                         liveFingerprint: live.fingerprint(profileHashes: index.profileHashes), options: options,
-                        changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact)
+                        changes: ordered, diagnostics: diagnostics.sortedByLocation(), impact: impact,
+                        unmanaged: Self.unmanaged(desired: desired, live: live, index: index))
         plan.desiredDigest = DesiredDigest.of(changes: ordered, options: options)
         return plan
+    }
+
+    /// Live profiles and active project configs with no inventory entry that no document names.
+    static func unmanaged(desired: DesiredState, live: LiveState, index: LiveIndex) -> [UnmanagedObject] {
+        let profiles = Set(desired.profiles.map(\.value.name))
+        let projects = Set(desired.projects.map(\.value.id))
+        var out: [UnmanagedObject] = []
+        for row in live.profiles where !profiles.contains(row.name) && index.entry(.deploymentProfile, row.name) == nil {
+            out.append(UnmanagedObject(kind: .deploymentProfile, name: row.name))
+        }
+        for row in live.projects where !projects.contains(row.projectID) && index.entry(.projectConfig, row.projectID) == nil {
+            out.append(UnmanagedObject(kind: .projectConfig, name: row.projectID))
+        }
+        return out.sorted { ($0.kind.rawValue, $0.name) < ($1.kind.rawValue, $1.name) }
     }
 
     /// Demotions first, then plain changes, then promotions (the partial unique index allows one default per scope).

@@ -44,6 +44,16 @@ public struct TextRenderer: Sendable {
             }
         }
         if let checks = plan.targetChecks { out += "\n" + targetChecks(checks) }
+        if !plan.unmanaged.isEmpty {
+            out += "\n" + paint("Not managed by git", .bold) + " (made through the API or outside beamsync; left as they are):\n"
+            for kind in DocumentKind.allCases {
+                let names = plan.unmanaged.filter { $0.kind == kind }.map(\.name)
+                guard !names.isEmpty else { continue }
+                let listed = names.prefix(20).map(shown).joined(separator: ", ") + (names.count > 20 ? ", and \(names.count - 20) more" : "")
+                out += "  \(names.count) \(kind.rawValue)\(names.count == 1 ? "" : "s"): \(listed)\n"
+            }
+            out += "  A document of the same name applied with --adopt takes one over.\n"
+        }
         let warnings = plan.warningsOutsideTargetChecks
         if !warnings.isEmpty {
             out += "\n" + paint("Warnings:", .note) + "\n"

@@ -3,22 +3,30 @@ import BeamsyncOperations
 import BeamsyncStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// What the HTTP server needs from the rest of beamsync.
 public struct ServerDependencies: Sendable {
     public var metrics: ControllerMetrics
     public var secrets: WebhookSecrets
-    /// Wakes the controller (a webhook is a hint).
-    public var wake: @Sendable () -> Void
+    /// Asks for a reconcile where the leader sees it (a webhook is a hint); a throw is a 503.
+    public var wake: @Sendable () async throws -> Void
     /// The status document served at /api/v2/gitops/status.
     public var status: @Sendable () async throws -> GitOpsStatus
     /// Whether the database answers (for /readyz).
     public var databaseReady: @Sendable () async -> Bool
     /// Webhook bodies larger than this are refused with 413.
     public var maxBodyBytes: Int = 1 << 20
+    /// Which endpoints need a token.
+    public var access = AccessPolicy()
+    /// The token table (shared with `api` when the API is served).
+    public var authenticator = TokenAuthenticator()
+    /// The API v2 routes; nil serves only health, metrics, status and webhooks.
+    public var api: APIDependencies?
+    public var limits = ServerLimits.default
 
-    public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () -> Void,
+    public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () async throws -> Void,
                 status: @escaping @Sendable () async throws -> GitOpsStatus, databaseReady: @escaping @Sendable () async -> Bool) {
         self.metrics = metrics
         self.secrets = secrets
@@ -30,13 +38,17 @@ public struct ServerDependencies: Sendable {
 
 /// The controller's HTTP endpoints: health, readiness, metrics, webhooks, status.
 public enum BeamsyncHTTP {
-    public static func router(_ deps: ServerDependencies) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(_ deps: ServerDependencies) -> Router<BeamsyncRequestContext> {
+        let router = Router(context: BeamsyncRequestContext.self)
+        // Middleware applies to the routes added after it: first.
+        router.add(middleware: JSONErrorMiddleware<BeamsyncRequestContext>())
+        router.add(middleware: RequestBodyGuard<BeamsyncRequestContext>(limits: deps.limits))
+        router.add(middleware: AuthMiddleware(authenticator: deps.api?.authenticator ?? deps.authenticator, policy: deps.access))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             await deps.databaseReady()
                 ? text(.ok, "ready\n")
-                : text(.serviceUnavailable, "database unreachable\n")
+                : APIError.unavailable("the database does not answer").response()
         }
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()
@@ -48,7 +60,7 @@ public enum BeamsyncHTTP {
         }
         router.get("/") { _, _ -> Response in
             let status = try? await deps.status()
-            var headers = HTTPFields()
+            var headers = SecurityHeaders.html
             headers[.contentType] = "text/html; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(status))))
         }
@@ -60,24 +72,33 @@ public enum BeamsyncHTTP {
                     body = try await request.collectBody(upTo: deps.maxBodyBytes)
                 } catch {
                     deps.metrics.webhook(provider: provider.rawValue, result: "too_large")
-                    return text(.contentTooLarge, "body larger than \(deps.maxBodyBytes) bytes\n")
+                    throw APIError(.contentTooLarge, code: "body_too_large", "webhook body larger than \(deps.maxBodyBytes) bytes")
                 }
                 var headers: [String: String] = [:]
                 for field in request.headers { headers[field.name.canonicalName] = field.value }
                 let verdict = WebhookAuthenticator.verify(provider, headers: headers, body: Array(buffer: body), secrets: deps.secrets)
                 switch verdict {
                 case .accepted:
+                    do {
+                        try await deps.wake()
+                    } catch {
+                        deps.metrics.webhook(provider: provider.rawValue, result: "failed")
+                        throw APIError.unavailable("the reconcile request could not be recorded in the database; send the webhook again")
+                    }
                     deps.metrics.webhook(provider: provider.rawValue, result: "accepted")
-                    deps.wake()
                     return text(.accepted, "reconcile requested\n")
                 case .disabled:
                     deps.metrics.webhook(provider: provider.rawValue, result: "disabled")
-                    return text(.notFound, "no secret is configured for \(provider.rawValue) webhooks\n")
+                    throw APIError.notFound("no secret is configured for \(provider.rawValue) webhooks")
                 case .rejected(let why):
                     deps.metrics.webhook(provider: provider.rawValue, result: "rejected")
-                    return text(.unauthorized, "\(why)\n")
+                    throw APIError(.unauthorized, code: "bad_signature", why)
                 }
             }
+        }
+        if let api = deps.api {
+            ProfileRoutes.register(on: router, api, limits: deps.limits)
+            ExecutionRoutes.register(on: router, api, limits: deps.limits)
         }
         return router
     }
@@ -94,9 +115,36 @@ public enum BeamsyncHTTP {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
     }
 
-    /// The application bound to `host:port`.
-    public static func application(_ deps: ServerDependencies, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
-        Application(router: router(deps), configuration: .init(address: .hostname(host, port: port), serverName: "beamsync"), logger: logger)
+    /// The application bound to `host:port` (port 0: any free port, reported to `onRunning`).
+    /// With the API, the token table is loaded before the first request is accepted and
+    /// `APIChangeFeed` runs beside the server.
+    public static func application(_ deps: ServerDependencies, host: String, port: Int, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let limits = deps.limits
+        var decoder = HTTP1Channel.Configuration.DecoderConfiguration()
+        decoder.maxHeaderFieldSize = limits.maxHeaderFieldBytes
+        decoder.maxHeaderListSize = limits.maxHeaderListBytes
+        decoder.maxHeaderFieldCount = limits.maxHeaderCount
+        var app = Application(router: router(deps),
+                              server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds), httpDecoderConfiguration: decoder)),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "beamsync"),
+                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                              logger: logger)
+        if let feed = deps.api?.feed {
+            app.beforeServerStarts { try await feed.loadTokens() }
+            app.addServices(APIFeedService(feed: feed))
+        }
+        return app
+    }
+}
+
+/// Headers of every HTML page: nothing may load from elsewhere, run scripts, or frame the page.
+enum SecurityHeaders {
+    static var html: HTTPFields {
+        var h = HTTPFields()
+        h[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        h[.xContentTypeOptions] = "nosniff"
+        return h
     }
 }
 

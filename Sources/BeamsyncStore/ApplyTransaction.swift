@@ -31,17 +31,17 @@ public struct ApplyTransaction: Sendable {
     }
 
     /// Plans `desired` inside the transaction and applies it.
-    public func apply(_ desired: DesiredState, options: PlanOptions, source: String, actor: String, revision: String?)
-        async throws -> (Plan, ApplyResult)
+    public func apply(_ desired: DesiredState, options: PlanOptions, source: String, actor: String, revision: String?,
+                      inventorySource: InventorySource? = nil) async throws -> (Plan, ApplyResult)
     {
-        try await apply(loading: { _ in (desired, options) }, source: source, actor: actor, revision: revision)
+        try await apply(loading: { _ in (desired, options) }, source: source, actor: actor, revision: revision, inventorySource: inventorySource)
     }
 
     /// Applies with the desired state built from the live state read inside the
     /// transaction (references may resolve to database-only profiles): one read of the state, not two.
     /// `load` throws to abandon the apply (nothing is written).
-    public func apply(loading load: (LiveState) throws -> (DesiredState, PlanOptions), source: String, actor: String, revision: String?)
-        async throws -> (Plan, ApplyResult)
+    public func apply(loading load: (LiveState) throws -> (DesiredState, PlanOptions), source: String, actor: String, revision: String?,
+                      inventorySource: InventorySource? = nil) async throws -> (Plan, ApplyResult)
     {
         try await conn.transaction { conn in
             _ = try await conn.advisoryXactLock(key: try await conn.advisoryLockKey(for: Self.applyLockName))
@@ -52,7 +52,7 @@ public struct ApplyTransaction: Sendable {
             guard plan.summary.hasChanges || plan.changes.contains(where: { $0.reason == .adopted }) else {
                 return (plan, ApplyResult(serial: live.serial))
             }
-            let result = try await PlanApplier(actor: actor, revision: revision).apply(plan, on: conn)
+            let result = try await PlanApplier(actor: actor, revision: revision, inventorySource: inventorySource).apply(plan, on: conn)
             try await FaultInjection.pauseBeforeCommit()
             return (plan, result)
         }

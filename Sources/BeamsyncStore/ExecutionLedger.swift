@@ -114,6 +114,32 @@ public struct ExecutionLedger: Sendable {
     /// pins its id, revision and snapshot, pins the active project config, stores the graph by its
     /// SHA-256, and wakes the runners.
     public func create(_ request: ExecutionRequest) async throws -> ExecutionRecord {
+        let prepared = try Self.prepare(request)
+        return try await conn.transaction { conn in try await insert(prepared, request, on: conn) }
+    }
+
+    /// `create` inside a transaction the caller has opened on this ledger's connection (the HTTP
+    /// API records an idempotency key in the same transaction).
+    public func createInOpenTransaction(_ request: ExecutionRequest) async throws -> ExecutionRecord {
+        guard conn.isInTransaction else {
+            throw ExecutionLedgerError.invalidRequest("createInOpenTransaction needs an open transaction on the ledger's connection")
+        }
+        return try await insert(try Self.prepare(request), request, on: conn)
+    }
+
+    /// A request checked and normalised, before anything is written.
+    private struct Prepared: Sendable {
+        var project: String
+        var profileUUID: UUID?
+        var profileName: String?
+        var name: String
+        var sha: String
+        var graphPath: String?
+        var graphURL: String?
+        var content: [UInt8]?
+    }
+
+    private static func prepare(_ request: ExecutionRequest) throws -> Prepared {
         let project = request.projectModule.trimmingCharacters(in: .whitespaces)
         guard !project.isEmpty else { throw ExecutionLedgerError.invalidRequest("project_module is required") }
         let profileID = request.profileID?.trimmingCharacters(in: .whitespaces)
@@ -152,9 +178,15 @@ public struct ExecutionLedger: Sendable {
             graphURL = url
         }
 
+        return Prepared(project: project, profileUUID: uuid, profileName: profileName, name: name, sha: sha, graphPath: graphPath,
+                        graphURL: graphURL, content: content)
+    }
+
+    private func insert(_ p: Prepared, _ request: ExecutionRequest, on conn: PGConnection) async throws -> ExecutionRecord {
+        let (project, name, sha, graphPath, graphURL, content) = (p.project, p.name, p.sha, p.graphPath, p.graphURL, p.content)
         let id = UUID(uuidString: UUIDv7.make())!
-        return try await conn.transaction { conn in
-            let profile = try await resolveProfile(id: uuid, name: profileName, project: project, on: conn)
+        do {  // (a scope: everything below belongs to the one insert)
+            let profile = try await resolveProfile(id: p.profileUUID, name: p.profileName, project: project, on: conn)
             // Refuse a profile that could not drive an execution (same rules as a document).
             _ = try ProfileSnapshot.decode(try JSONValue.parse(try profile.json("snapshot")))
             if let content {
@@ -256,6 +288,25 @@ public struct ExecutionLedger: Sendable {
             ORDER BY created_at DESC, uuid DESC LIMIT $3
             """, [project.map(PGValue.text), status.map { .text($0.rawValue) }, .int(max(1, min(limit, 10_000)))])
             .rows.map(ExecutionRecord.init(row:))
+    }
+
+    /// One page, newest first, and how many executions match.
+    public func page(project: String? = nil, status: ExecutionStatus? = nil, limit: Int, offset: Int) async throws
+        -> (records: [ExecutionRecord], total: Int)
+    {
+        let filters: [PGValue?] = [project.map(PGValue.text), status.map { .text($0.rawValue) }]
+        let result = try await conn.query("""
+            SELECT e.*, count(*) OVER () AS total_matching FROM executions e
+            WHERE ($1::text IS NULL OR e.project_module = $1::text) AND ($2::text IS NULL OR e.status = $2::text)
+            ORDER BY e.created_at DESC, e.uuid DESC LIMIT $3 OFFSET $4
+            """, filters + [.int(max(1, limit)), .int(max(0, offset))], name: "list executions")
+        let records = try result.rows.map(ExecutionRecord.init(row:))
+        if let first = result.rows.first { return (records, try first.int("total_matching")) }
+        let total = try await conn.query("""
+            SELECT count(*) AS n FROM executions e
+            WHERE ($1::text IS NULL OR e.project_module = $1::text) AND ($2::text IS NULL OR e.status = $2::text)
+            """, filters, name: "count executions").single().int("n")
+        return (records, total)
     }
 
     /// The steps of an execution, oldest first.

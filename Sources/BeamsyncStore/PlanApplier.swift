@@ -17,6 +17,22 @@ public struct ApplyResult: Sendable, Equatable, Codable {
     public init() {}
 }
 
+/// Where the documents of a plan live, recorded with each managed object so that a write the
+/// HTTP API refuses can name the repository, branch and file to change instead.
+public struct InventorySource: Sendable, Equatable {
+    public var url: String
+    /// The branch, tag or commit followed; nil for a working directory.
+    public var ref: String?
+    /// The subdirectory holding profiles/, projects/, executions/ ("" or nil for the root).
+    public var subdir: String?
+
+    public init(url: String, ref: String? = nil, subdir: String? = nil) {
+        self.url = url
+        self.ref = ref
+        self.subdir = subdir
+    }
+}
+
 /// Raised when the database no longer matches what the plan expected; nothing is written.
 public struct ApplyConflict: Error, Sendable, CustomStringConvertible {
     public var message: String
@@ -30,10 +46,13 @@ public struct ApplyConflict: Error, Sendable, CustomStringConvertible {
 public struct PlanApplier: Sendable {
     public var actor: String
     public var revision: String?
+    /// nil: the plan's source label stands in for the repository.
+    public var inventorySource: InventorySource?
 
-    public init(actor: String, revision: String?) {
+    public init(actor: String, revision: String?, inventorySource: InventorySource? = nil) {
         self.actor = actor
         self.revision = revision
+        self.inventorySource = inventorySource
     }
 
     public func apply(_ plan: Plan, on conn: PGConnection) async throws -> ApplyResult {
@@ -150,6 +169,7 @@ public struct PlanApplier: Sendable {
         // used); the inventory records it so later plans can trust their hash (see Migration0004).
         let xid = try await conn.query("SELECT pg_current_xact_id()::text::bigint AS xid").single().int64("xid")
         let rowXmin = String(UInt64(xid) % (1 << 32))
+        let origin = inventorySource ?? InventorySource(url: plan.source)
         for c in plan.changes where c.action != .noOp || c.reason == .adopted {
             switch c.action {
             case .delete:
@@ -158,7 +178,8 @@ public struct PlanApplier: Sendable {
                 let wroteRow = c.kind == .deploymentProfile && (c.action == .create || (c.action == .update && c.beforeSHA256 != c.afterSHA256))
                 inventory.append([.text(c.kind.rawValue), .text(c.name), c.origin.map { .text($0.file) }, c.origin?.blobID.map(PGValue.text),
                                   .text(c.afterSHA256 ?? ""), revision.map(PGValue.text), c.afterSHA256.map(PGValue.text),
-                                  wroteRow ? .text(rowXmin) : nil, .int(xid)])
+                                  wroteRow ? .text(rowXmin) : nil, .int(xid), .text(origin.url), origin.ref.map(PGValue.text),
+                                  origin.subdir.map(PGValue.text), c.origin.map { .int($0.line) }])
             }
             audit.append([.text(actor), .text(plan.source), .text(auditAction(c)), .text(c.kind.rawValue), .text(c.name),
                           c.beforeSHA256.map(PGValue.text), c.afterSHA256.map(PGValue.text), revision.map(PGValue.text),
@@ -308,18 +329,22 @@ public struct PlanApplier: Sendable {
         _ = try await conn.execute("""
             CREATE TEMP TABLE IF NOT EXISTS beamsync_inventory_load
                 (kind TEXT, name TEXT, path TEXT, blob_id TEXT, spec_sha256 TEXT, applied_revision TEXT, live_hash TEXT,
-                 row_xmin TEXT, written_xid BIGINT)
+                 row_xmin TEXT, written_xid BIGINT, source_url TEXT, source_ref TEXT, source_subdir TEXT, line INTEGER)
                 ON COMMIT DELETE ROWS
             """)
         _ = try await conn.copyIn(table: "beamsync_inventory_load",
-                                  columns: ["kind", "name", "path", "blob_id", "spec_sha256", "applied_revision", "live_hash", "row_xmin", "written_xid"],
+                                  columns: ["kind", "name", "path", "blob_id", "spec_sha256", "applied_revision", "live_hash", "row_xmin", "written_xid",
+                                            "source_url", "source_ref", "source_subdir", "line"],
                                   rows: rows)
         _ = try await conn.execute("""
-            INSERT INTO gitops_objects (kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, applied_at)
-            SELECT kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, now() FROM beamsync_inventory_load
+            INSERT INTO gitops_objects (kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid,
+                                        source_url, source_ref, source_subdir, line, applied_at)
+            SELECT kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid,
+                   source_url, source_ref, source_subdir, line, now() FROM beamsync_inventory_load
             ON CONFLICT (kind, name) DO UPDATE SET path = EXCLUDED.path, blob_id = EXCLUDED.blob_id, spec_sha256 = EXCLUDED.spec_sha256,
                 applied_revision = EXCLUDED.applied_revision, live_hash = EXCLUDED.live_hash, row_xmin = EXCLUDED.row_xmin,
-                written_xid = EXCLUDED.written_xid, applied_at = now()
+                written_xid = EXCLUDED.written_xid, source_url = EXCLUDED.source_url, source_ref = EXCLUDED.source_ref,
+                source_subdir = EXCLUDED.source_subdir, line = EXCLUDED.line, applied_at = now()
             """)
     }
 

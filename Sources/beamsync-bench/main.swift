@@ -15,6 +15,11 @@ if CommandLine.arguments.dropFirst().first == "engine" {
     try await EngineBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+// `beamsync-bench api` measures the HTTP API of a running controller instead (`scripts/bench-api.sh`).
+if CommandLine.arguments.dropFirst().first == "api" {
+    try await APIBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "slurm" {
     try await SlurmBench.main(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)

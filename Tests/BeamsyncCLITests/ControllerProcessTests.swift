@@ -83,6 +83,19 @@ final class ControllerProcess: @unchecked Sendable {
     func kill9() { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
+    /// GETs with the curl CLI; the HTTP status (0 when nothing answered).
+    func get(_ path: String) async throws -> Int {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "http://127.0.0.1:\(port)\(path)"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return Int(code) ?? 0
+    }
+
     /// POSTs with the curl CLI (FoundationNetworking's URLSession can stall under a busy test run).
     func post(_ path: String, body: [UInt8], headers: [String: String]) async throws -> Int {
         let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-body-\(UUID().uuidString)")
@@ -224,6 +237,36 @@ struct ControllerProcessTests {
                     "the change was applied exactly once")
             await conn.close()
         }
+    }
+
+    @Test("a webhook sent to the follower replica reaches the leader through the database and is applied at once")
+    func webhookToFollower() async throws {
+        let db = try await FreshDatabase.create(prefix: "cli")
+        let repo = try TestRepository()
+        defer { repo.remove() }
+        try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)])
+        let secretFile = repo.dir.deletingLastPathComponent().appendingPathComponent("secret-\(UUID().uuidString)")
+        try "hook-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        // A long poll interval: only the webhook can explain a prompt apply.
+        let leader = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "120s", extra: ["--github-secret-file", secretFile.path])
+        defer { leader.terminate() }
+        #expect(try await eventually(15) { try await profilePort(db.url, "a") == 8001 })
+        let follower = try ControllerProcess(repo: repo.url, databaseURL: db.url, interval: "120s", extra: ["--github-secret-file", secretFile.path])
+        defer { follower.terminate() }
+        #expect(try await eventually(10) { try await follower.get("/readyz") == 200 }, "both replicas are ready")
+        let (followerReady, leaderReady) = (try await follower.get("/readyz"), try await leader.get("/readyz"))
+        #expect(followerReady == 200 && leaderReady == 200)
+        #expect(leader.logText.contains("became leader") && !follower.logText.contains("became leader"))
+
+        let next = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8005)])
+        let body = Array(#"{"ref":"refs/heads/main"}"#.utf8)
+        let status = try await follower.post("/hooks/github", body: body,
+                                             headers: ["X-Hub-Signature-256": WebhookAuthenticator.signature(body: body, secret: Array("hook-secret".utf8))])
+        #expect(status == 202)
+        #expect(try await eventually(10) { try await profilePort(db.url, "a") == 8005 }, "\(leader.logText)")
+        #expect(try await sourceStatus(db.url)?.lastAppliedRevision == next)
+        try await db.drop()
     }
 
     @Test("SIGKILL during a controller's apply leaves no partial state; the restarted controller applies it")

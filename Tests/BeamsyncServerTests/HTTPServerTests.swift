@@ -27,6 +27,7 @@ func makeApp(secrets: WebhookSecrets, wakes: WakeCounter, metrics: ControllerMet
                                   },
                                   databaseReady: { ready })
     deps.maxBodyBytes = maxBody
+    deps.access = AccessPolicy(publicStatus: true)
     return Application(router: BeamsyncHTTP.router(deps), logger: Logger(label: "test"))
 }
 

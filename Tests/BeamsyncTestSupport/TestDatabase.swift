@@ -23,7 +23,7 @@ public enum TestDatabase {
         }
     }
 
-    /// A fresh database and one connection to it, closed before the database is dropped.
+    /// A fresh database and one connection to it.
     public static func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await withFreshDatabase { database in
             let conn = try await database.connect()

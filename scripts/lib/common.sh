@@ -28,9 +28,10 @@ ensure_packages() {
 # libyaml-dev provides only yaml.h (the code itself is the copy Yams bundles).
 BUILD_PACKAGES=(pkg-config libpq-dev libyaml-dev libgit2-dev libssh2-1-dev libcurl4-openssl-dev git ca-certificates)
 # The real services and tools the tests use (gnupg: gpg makes the keys that sign test commits;
-# gpgv, which verifies them, is part of Debian's base system).
+# gpgv, which verifies them, is part of Debian's base system; jq: the API's documented curl calls
+# are run verbatim).
 TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-client openssl
-               python3-venv python3-dev gcc curl util-linux gnupg gpgv
+               python3-venv python3-dev gcc curl jq util-linux gnupg gpgv
                munge slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core
                mpich libmpich-dev iproute2
                jq mmdebstrap systemd)   # jq: the GitLab CI example; mmdebstrap, systemd: package-check.sh
