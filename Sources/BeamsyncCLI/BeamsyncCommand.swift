@@ -6,11 +6,22 @@ public struct BeamsyncCommand: AsyncParsableCommand {
         commandName: "beamsync",
         abstract: "GitOps reconciler for beampipe deployment profiles, project configs and executions.",
         discussion: """
-            Exit codes follow Terraform: 0 success (no changes), 1 error, 2 changes present \
-            (with --detailed-exitcode).
+            Exit codes (Terraform's, and the BSD code for usage errors):
+              0   success (plan --detailed-exitcode: no changes)
+              1   error, or an operation refused or cancelled
+              2   plan --detailed-exitcode: there are changes
+              64  usage error: unknown command, option or value
+
+            --format offers exactly what a command renders: text or json, and markdown for plan. \
+            Without DATABASE_URL, commands use an embedded PostgreSQL under $BEAMSYNC_HOME and stop \
+            it when they exit (SIGINT and SIGTERM included) unless another beamsync process uses it. \
+            plan, status, `executions list|show` and `sources list` never change the schema; apply, \
+            run, migrate and `executions create|cancel` create or upgrade it.
             """,
         version: BeamsyncVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, StatusCommand.self,
+                      SourcesCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self,
+                      SchemaCommand.self]
     )
 
     public init() {}
@@ -19,8 +30,6 @@ public struct BeamsyncCommand: AsyncParsableCommand {
 public enum BeamsyncVersion {
     public static let current = "0.1.0"
 }
-
-extension OutputFormat: ExpressibleByArgument {}
 
 /// Entry point: parses the command line and runs sync or async subcommands.
 /// (Top-level `await BeamsyncCommand.main()` picks ArgumentParser's synchronous overload on Linux.)
@@ -33,8 +42,10 @@ public enum BeamsyncMain {
             } else {
                 try command.run()
             }
+            EmbeddedServers.releaseAll()
             BeamsyncCommand.exit()
         } catch {
+            EmbeddedServers.releaseAll()
             BeamsyncCommand.exit(withError: error)
         }
     }

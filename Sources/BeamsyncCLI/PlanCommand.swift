@@ -2,8 +2,6 @@ import ArgumentParser
 import BeamsyncModel
 import BeamsyncOperations
 import BeamsyncPlan
-import BeamsyncPostgres
-import BeamsyncStore
 import Foundation
 
 /// `beamsync plan`: what apply would change, without changing anything.
@@ -12,18 +10,23 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Show what apply would change in the database (a dry run).",
         discussion: """
-            Reads the desired state, compares it with PostgreSQL and prints the changes. A read-only \
-            database role is enough once the schema exists. With --detailed-exitcode the exit code \
-            is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's convention).
+            Reads the desired state, compares it with PostgreSQL and prints the changes. Plan never \
+            writes, not even the schema: a database without beamsync's tables is planned against \
+            as empty, and a role that may only read (or only connect, before the schema exists) is \
+            enough. Invalid documents exit 1; with --format json or markdown the output still says \
+            why (every error with file:line:column and a hint). With --detailed-exitcode the exit \
+            code is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's \
+            convention).
             """
     )
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var planning: PlanningFlags
+    @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "Output format: text, json or markdown (a pull-request comment).")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, json (the plan document) or markdown (a pull-request comment).")
+    var format: PlanFormat = .text
 
     @Option(help: "Save the plan as JSON to this file, for `apply --plan`.")
     var out: String?
@@ -39,18 +42,22 @@ struct PlanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
         if let base { return try await review(base: base) }
         let input = try source.input()
         let overrides = planning.overrides
         let session = try await database.connect()
         let plan: Plan
         do {
-            plan = try await session.run { conn in
-                try await Migrator.beamsync.migrateIfPending(conn)
-                return try await Reconciliation(conn: conn).plan(input, overrides: overrides)
-            }
+            plan = try await session.run { conn in try await Reconciliation(conn: conn).plan(input, overrides: overrides) }
         } catch let rejected as DesiredStateRejected {
+            // The errors go to the log as text, and to the output in the format asked for.
             reportLoadFailure(rejected.diagnostics)
+            if format != .text {
+                let snapshot = rejected.checked.snapshot
+                print(PlanOutput.render(Plan.rejected(source: snapshot.label, sourceRevision: snapshot.revision,
+                                                      diagnostics: rejected.diagnostics), format: format), terminator: "")
+            }
             throw ExitCode(1)
         }
         if let out { try PlanFile.write(plan, to: out) }
@@ -73,7 +80,7 @@ struct PlanningFlags: ParsableArguments {
 }
 
 enum PlanOutput {
-    static func render(_ plan: Plan, format: OutputFormat) -> String {
+    static func render(_ plan: Plan, format: PlanFormat) -> String {
         switch format {
         case .json: return PlanFile.encode(plan) + "\n"
         case .markdown: return MarkdownRenderer().render(plan).joined(separator: "\n\n") + "\n"
@@ -108,13 +115,40 @@ enum PlanFile {
 
     static func read(_ path: String) throws -> Plan {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read plan file \(path)")
+            throw CommandFailure("cannot read plan file \(path): \(String(cString: strerror(errno)))")
         }
         do {
             return try JSONDecoder().decode(Plan.self, from: data)
+        } catch let error as DecodingError {
+            throw CommandFailure("\(path) is not a beamsync plan file (\(Self.reason(error))); make one with `beamsync plan --out FILE`")
         } catch {
-            throw ValidationError("\(path) is not a beamsync plan file: \(error)")
+            throw CommandFailure("\(path) is not a beamsync plan file; make one with `beamsync plan --out FILE`")
         }
+    }
+
+    /// What is wrong, by JSON key path, in a few words (not the decoder's dump).
+    static func reason(_ error: DecodingError) -> String {
+        func at(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return path.isEmpty ? "at the top level" : "at \(path.replacingOccurrences(of: ".[", with: "["))"
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(at(context)): expected \(Self.name(of: type))"
+        case .valueNotFound(let type, let context): return "\(at(context)): expected \(Self.name(of: type)), found null"
+        case .keyNotFound(let key, let context): return "\(at(context)): missing key '\(key.stringValue)'"
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not valid JSON" : "\(at(context)): invalid value"
+        @unknown default: return "unreadable"
+        }
+    }
+
+    private static func name(of type: Any.Type) -> String {
+        let text = "\(type)"
+        if text.hasPrefix("Array") { return "an array" }
+        if text.hasPrefix("Dictionary") || text.hasPrefix("Plan") || text.hasPrefix("Resource") { return "an object" }
+        if text.hasPrefix("String") { return "a string" }
+        if text.hasPrefix("Int") || text.hasPrefix("Double") { return "a number" }
+        if text.hasPrefix("Bool") { return "true or false" }
+        return "a different value"
     }
 }
 
@@ -124,19 +158,18 @@ extension PlanCommand {
         guard let head = try source.gitSource() else { throw ValidationError("--base needs --repo (it compares two commits)") }
         let overrides = planning.overrides
         let session = try await database.connect()
-        let outcome: PullRequestReviewer.Outcome
-        do {
-            outcome = try await session.run { conn in
-                try await Migrator.beamsync.migrateIfPending(conn)
-                return try await PullRequestReviewer(conn: conn).review(head: head, base: base, overrides: overrides)
-            }
-        } catch let rejected as DesiredStateRejected {
-            reportLoadFailure(rejected.diagnostics)
-            throw ExitCode(1)
+        let outcome = try await session.run { conn in
+            try await PullRequestReviewer(conn: conn).review(head: head, base: base, overrides: overrides)
         }
-        if let note = outcome.baseNote { StandardError.write("beamsync: \(note)") }
+        if let note = outcome.baseNote { Notes.warning(note) }
         let review = outcome.review
-        if let out { try PlanFile.write(review.plan, to: out) }
+        if review.plan.failedValidation {
+            // The errors go to the log as text, and to the output in the format asked for.
+            reportLoadFailure(review.plan.diagnostics)
+            if format == .text { throw ExitCode(1) }
+        } else if let out {
+            try PlanFile.write(review.plan, to: out)
+        }
         switch format {
         case .json:
             let encoder = JSONEncoder()

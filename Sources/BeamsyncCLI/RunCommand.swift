@@ -20,7 +20,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Any number of replicas may run against one database; one leads (PostgreSQL advisory lock) \
             and applies, the others wait and take over when it dies. Webhooks only wake the loop early: \
-            polling alone keeps the database correct. SIGTERM finishes the reconcile in flight and exits.
+            polling alone keeps the database correct. SIGTERM finishes the reconcile in flight and exits. \
+            The runner logs each execution it starts and how it finishes.
             """
     )
 
@@ -50,17 +51,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "File holding the generic webhook HMAC secret (enables /hooks/generic).")
     var webhookSecretFile: String?
 
-    @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error or critical (default: $BEAMSYNC_LOG_LEVEL, else info).")
-    var logLevel: Logger.Level?
-
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var access: GitAccessOptions
     @OptionGroup var planning: PlanningFlags
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
         MemoryHygiene.limitArenas()
-        let environmentLevel = ProcessInfo.processInfo.environment["BEAMSYNC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
-        BeamsyncLogHandler.bootstrap(level: logLevel ?? environmentLevel ?? .info)
+        logging.bootstrap()
         let logger = Logger(label: "beamsync")
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
@@ -129,19 +127,14 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
-        let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
-            let meta = metadata.mapValues { Logger.MetadataValue.string($0) }
-            switch level {
-            case .debug: logger.debug("\(message)", metadata: meta)
-            case .info: logger.info("\(message)", metadata: meta)
-            case .warning: logger.warning("\(message)", metadata: meta)
-            case .error: logger.error("\(message)", metadata: meta)
-            }
-        })
+        let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogging.logger(logger))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller)),
                                              .init(service: RunnerService(runner: runner))],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // From here the group ends the process on SIGINT/SIGTERM, in order; the embedded server
+        // (if any) is stopped after it.
+        EmbeddedServers.handOverSignals()
         do {
             try await group.run()
         } catch {
@@ -151,8 +144,6 @@ struct RunCommand: AsyncParsableCommand {
         await pool.close()
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `30s`, `3m`, `1h`, `500ms`.
 enum DurationText {

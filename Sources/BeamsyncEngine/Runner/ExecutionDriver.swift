@@ -65,9 +65,14 @@ public struct DriverContext: Sendable {
     public let graphs: PreparedGraphs
     /// At most `translationsPerTM` translations at once per Translator Manager.
     public let translations: HostGate
+    /// Log each execution that ends ("execution finished"): the controller's runner does, a
+    /// foreground runner prints the events instead.
+    public let reportsLifecycle: Bool
 
     public init(ledger: ExecutionLedger, http: HTTPClient, configuration: RunnerConfiguration, clock: any WallClock,
-                logger: RunnerLogger?, random: @escaping @Sendable () -> Double, graphs: PreparedGraphs, translations: HostGate) {
+                logger: RunnerLogger?, random: @escaping @Sendable () -> Double, graphs: PreparedGraphs, translations: HostGate,
+                reportsLifecycle: Bool = false) {
+        self.reportsLifecycle = reportsLifecycle
         self.ledger = ledger
         self.http = http
         self.configuration = configuration
@@ -80,7 +85,14 @@ public struct DriverContext: Sendable {
 
     /// Records `change` if the execution is still where it was read.
     public func move(_ e: ExecutionRecord, _ change: ExecutionTransition) async throws {
-        try await ledger.transition(e.id, expecting: (e.status, e.step), change)
+        let moved = try await ledger.transition(e.id, expecting: (e.status, e.step), change)
+        reportEnd(moved)
+    }
+
+    private func reportEnd(_ record: ExecutionRecord) {
+        guard reportsLifecycle, record.isTerminal else { return }
+        log(record.status == .failed ? .warning : .info, "execution finished",
+            ["execution": record.name, "status": record.status.rawValue, "step": record.step ?? "-"])
     }
 
     /// Ends the execution as failed with `message`.
@@ -88,10 +100,11 @@ public struct DriverContext: Sendable {
                      submission: SubmissionState? = nil, detail: [String: JSONValue] = [:], failedDrops: JSONValue? = nil,
                      daliugeState: String? = nil) async throws {
         log(.warning, "execution \(e.name) failed: \(message)")
-        try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
+        let failed = try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
             status: .failed, step: CommonStep.failed.rawValue, message: message, detail: detail,
             submissionState: submission ?? (e.submissionState == .submitted ? nil : .failed),
             backend: backend, daliugeState: daliugeState, lastError: message, failedDrops: failedDrops))
+        reportEnd(failed)
     }
 
     /// `delay` scaled by a random factor in 1 ± the poll jitter.
