@@ -213,7 +213,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Fast shutdown (SIGINT to the postmaster: sessions end, open transactions roll back), then
-    /// waits until the server has removed its pid file.
+    /// waits until the postmaster has exited (it removes its pid file a moment before).
     private func stopServer(timeout: TimeInterval = 60) throws {
         guard case .running(let pid, _) = Postmaster.inspect(dataDirectory: dataDirectory, owner: serverOwner()), pid > 0 else { return }
         guard kill(pid, SIGINT) == 0 else {
@@ -221,7 +221,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if !FileManager.default.fileExists(atPath: Postmaster.pidFile(dataDirectory: dataDirectory)) || !Postmaster.isAlive(pid) { return }
+            if !Postmaster.isAlive(pid) { return }
             usleep(5_000)
         }
         throw EmbeddedPostgresError("the embedded PostgreSQL (pid \(pid)) did not stop within \(Int(timeout)) s; see \(logFile)")
