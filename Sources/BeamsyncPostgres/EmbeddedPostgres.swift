@@ -40,7 +40,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// - Parameters:
     ///   - home: beamsync's data home; default `defaultHome(environment:)`.
-    ///   - binarySearchDirectories: where to look for initdb/pg_ctl before PATH; default the
+    ///   - binarySearchDirectories: where to look for initdb and postgres before PATH; default the
     ///     Debian layout, /usr/lib/postgresql/15/bin first, then other versions (newest first).
     public init(home: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
                 port: Int = 5432, binarySearchDirectories: [String]? = nil) {
@@ -109,7 +109,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     private struct Tools {
         let initdb: String
-        let pgCtl: String
+        let postgres: String
+        let setsid: String
         let runner: ProcessRunner
     }
 
@@ -164,18 +165,22 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         return outcome
     }
 
-    /// `pg_ctl start` without its own wait (which polls every 100 ms), then waits here until the
-    /// server says it is ready.
+    /// Starts the server as `pg_ctl start` does, without pg_ctl's version check (`postgres -V`,
+    /// another process) and its wait (which polls every 100 ms): in a new session, so a
+    /// terminal's Ctrl-C never reaches it, with no input and its output appended to the log.
+    /// Then waits here until the server says it is ready.
     private func startServer(_ tools: Tools) throws {
         let logStart = (try? FileManager.default.attributesOfItem(atPath: logFile)[.size] as? NSNumber)?.uint64Value ?? 0
-        let outcome = try tools.runner.run(tools.pgCtl, ["start", "-D", dataDirectory, "-l", logFile, "-s"], daemonizes: true)
+        let outcome = try tools.runner.run("/bin/sh", [
+            "-c", #"exec "$0" -f "$1" -D "$2" </dev/null >>"$3" 2>&1"#, tools.setsid, tools.postgres, dataDirectory, logFile,
+        ], daemonizes: true)
         guard outcome.succeeded else {
-            throw EmbeddedPostgresError("pg_ctl start failed: \(outcome.output)\nlast lines of \(logFile):\n\(logTail())")
+            throw EmbeddedPostgresError("starting the embedded PostgreSQL failed: \(outcome.output)\nlast lines of \(logFile):\n\(logTail())")
         }
         try waitUntilReady(logFrom: logStart)
     }
 
-    /// Polls `postmaster.pid` until the server there reports `ready` (what `pg_ctl -w` waits for).
+    /// Polls `postmaster.pid` until the server there reports `ready` (what `pg_ctl start -w` waits for).
     /// With `logFrom`, a FATAL or PANIC written to the log since that offset ends the wait: the
     /// server gave up before writing its pid file.
     private func waitUntilReady(timeout: TimeInterval = 60, logFrom: UInt64? = nil) throws {
@@ -200,13 +205,16 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         throw EmbeddedPostgresError("the embedded PostgreSQL did not become ready within \(Int(timeout)) s; last lines of \(logFile):\n\(logTail())")
     }
 
-    /// Gives up this process's use; the last user stops the server.
+    /// Gives up this process's use; the last user stops the server. Takes `.start.lock` first, so
+    /// a release that races a start in this process (a signal handler) waits for it and then
+    /// stops what it started.
     private func releaseBlocking() throws {
         releasing.lock()
         defer { releasing.unlock() }
-        guard let inUse = lock.withLock({ () -> FileLock? in defer { use = nil }; return use }) else { return }
+        guard FileManager.default.fileExists(atPath: directory + "/.start.lock") else { return }
         let starting = try FileLock(path: directory + "/.start.lock")
         starting.lock(shared: false)
+        guard let inUse = lock.withLock({ () -> FileLock? in defer { use = nil }; return use }) else { return }
         // Exclusive only when no other process holds the in-use lock: then nobody else uses it.
         guard inUse.tryExclusive() else { return }
         try stopServer()
@@ -242,14 +250,14 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     private func tools() throws -> Tools {
         let directories = binarySearchDirectories ?? Self.debianBinaryDirectories(preferring: dataVersion())
         let initdb: String
-        let pgCtl: String
+        let postgres: String
         do {
             initdb = try ProcessRunner.locate("initdb", in: directories, environment: environment)
-            pgCtl = try ProcessRunner.locate("pg_ctl", in: [URL(fileURLWithPath: initdb).deletingLastPathComponent().path],
-                                             environment: environment)
+            postgres = try ProcessRunner.locate("postgres", in: [URL(fileURLWithPath: initdb).deletingLastPathComponent().path],
+                                                environment: environment)
         } catch {
             throw EmbeddedPostgresError("""
-                PostgreSQL server programs (initdb, pg_ctl) were not found in \(directories.joined(separator: ", ")) \
+                PostgreSQL server programs (initdb, postgres) were not found in \(directories.joined(separator: ", ")) \
                 or PATH, and DATABASE_URL is unset, so beamsync wanted to start its own embedded PostgreSQL. \
                 Install them with `apt-get install postgresql` (Debian/Ubuntu package), or point beamsync at an \
                 existing server with DATABASE_URL (a libpq conninfo string or postgresql://user@host:5432/dbname URI).
@@ -258,7 +266,9 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         var childEnvironment = environment
         childEnvironment["LC_ALL"] = "C"
         let runAs = geteuid() == 0 ? "postgres" : nil
-        return Tools(initdb: initdb, pgCtl: pgCtl,
+        // util-linux, like runuser: on every Debian system.
+        let setsid = try ProcessRunner.locate("setsid", in: ["/usr/bin", "/bin"], environment: environment)
+        return Tools(initdb: initdb, postgres: postgres, setsid: setsid,
                      runner: ProcessRunner(environment: childEnvironment, workingDirectory: directory, runAsUser: runAs))
     }
 

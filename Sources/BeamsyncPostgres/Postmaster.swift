@@ -38,7 +38,7 @@ enum Postmaster: Equatable {
     }
 
     /// The process is PostgreSQL's server for `dataDirectory`, running as `owner`: its program is
-    /// `postgres`, its arguments name the directory (pg_ctl starts it with `-D DIR`), and its real
+    /// `postgres`, its arguments name the directory (it is started with `-D DIR`), and its real
     /// uid is the owner's.
     static func isPostmaster(_ pid: pid_t, dataDirectory: String, owner: uid_t) -> Bool {
         guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
@@ -55,7 +55,7 @@ enum Postmaster: Equatable {
 
 /// An advisory lock on a file (`flock(2)`), held by an open file description: the kernel drops
 /// it when the process ends, however it ends, which is what makes it a reliable "in use" mark.
-/// Opened close-on-exec, so no child (pg_ctl, the server) inherits and keeps it.
+/// Opened close-on-exec, so no child (initdb, the server) inherits and keeps it.
 final class FileLock {
     let descriptor: Int32
 
