@@ -12,18 +12,21 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Apply the desired state (or a saved plan) to the database in one transaction.",
         discussion: """
-            Without --auto-approve the plan is shown and you are asked to confirm on a terminal; \
-            without a terminal apply refuses. --plan FILE applies exactly a plan saved by \
-            `plan --out` and refuses it when the database changed since. Applies are serialised \
-            across processes; the whole plan applies or nothing does.
+            Without --auto-approve the plan is shown and you are asked to confirm on a terminal \
+            (anything but "yes" cancels, exit 1); without a terminal apply refuses. --plan FILE \
+            applies exactly a plan saved by `plan --out`, without asking (it was reviewed when it \
+            was made), and refuses it when the database changed since. Applies are serialised \
+            across processes; the whole plan applies or nothing does. apply creates or upgrades \
+            the schema first.
             """
     )
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var planning: PlanningFlags
+    @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "Apply this saved plan (from `plan --out`) instead of planning now.")
+    @Option(help: "Apply this saved plan (from `plan --out`) instead of planning now; no confirmation is asked.")
     var plan: String?
 
     @OptionGroup var planKey: PlanKeyOptions
@@ -31,25 +34,27 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Apply without asking.")
     var autoApprove = false
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (the counts of what was applied).")
+    var format: TextOrJSON = .text
 
     @Option(help: "Revision recorded with the change (a git commit); default: none.")
     var revision: String?
 
     func run() async throws {
+        logging.bootstrap()
         let actor = AuditActor.commandLine()
         let input = try source.input()
         let overrides = planning.overrides
+        // A saved plan is read before anything starts, so a bad file costs nothing.
+        let saved = try plan.map { try SavedPlanFile.read($0, key: try planKey.key()) }
         let session = try await database.connect()
         let outcome: (Plan, ApplyResult)
         do {
             outcome = try await session.run { conn in
                 try await Migrator.beamsync.migrateIfPending(conn)
                 let reconciliation = Reconciliation(conn: conn)
-                if let path = plan {
-                    let saved = try SavedPlanFile.read(path, key: try planKey.key())
-                    if !autoApprove { try confirm(saved) }
+                if let saved {
+                    // Reviewed when it was made (Terraform applies a saved plan without asking).
                     return (saved, try await reconciliation.apply(saved: saved, actor: actor, revision: revision))
                 }
                 if autoApprove {
@@ -79,8 +84,8 @@ struct ApplyCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             let summary = ["created": result.created, "updated": result.updated, "deleted": result.deleted, "triggered": result.triggered]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-        default:
-            if autoApprove { print(PlanOutput.render(applied, format: .text), terminator: "") }
+        case .text:
+            if autoApprove || saved != nil { print(PlanOutput.render(applied, format: .text), terminator: "") }
             let style = TerminalStyle.detect()
             print(style.paint("Apply complete!", .green) + " \(result.created) created, \(result.updated) changed, \(result.deleted) deleted, \(result.triggered) execution\(result.triggered == 1 ? "" : "s") triggered.")
             for (name, id) in result.executionIDs.sorted(by: { $0.key < $1.key }) { print("  execution \(name): \(id) (pending)") }
@@ -96,21 +101,48 @@ struct ApplyCommand: AsyncParsableCommand {
         // Written unbuffered so the prompt shows before readLine blocks.
         FileHandle.standardOutput.write(Data("\nDo you want to apply these changes? Only 'yes' will be accepted: ".utf8))
         guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-            throw CleanExit.message("Apply cancelled.")
+            // Terraform's answer: nothing applied is not success.
+            StandardError.write("Apply cancelled.")
+            throw ExitCode(1)
         }
     }
 }
 
 /// `beamsync migrate`: bring the schema up to date.
 struct MigrateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Create or upgrade beamsync's tables.")
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Create or upgrade beamsync's tables.",
+        discussion: "Run it once with a role that may create tables; plan and status then need only read access.")
 
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+    @Option(help: "Output format: text, or json ({applied: [{version, name}], schema_version}).")
+    var format: TextOrJSON = .text
+
+    struct Report: Encodable {
+        struct Applied: Encodable {
+            var version: Int
+            var name: String
+        }
+        var applied: [Applied]
+        var schemaVersion: Int
+
+        enum CodingKeys: String, CodingKey {
+            case applied, schemaVersion = "schema_version"
+        }
+    }
 
     func run() async throws {
+        logging.bootstrap()
         let session = try await database.connect()
         let applied = try await session.run { conn in try await Migrator.beamsync.migrate(conn) }
-        if applied.isEmpty { print("Schema is up to date.") }
-        for m in applied { print("applied migration \(m.version): \(m.name)") }
+        switch format {
+        case .json:
+            print(JSONOutput.encode(Report(applied: applied.map { Report.Applied(version: $0.version, name: $0.name) },
+                                           schemaVersion: BeamsyncMigrations.all.last?.version ?? 0)))
+        case .text:
+            if applied.isEmpty { print("Schema is up to date.") }
+            for m in applied { print("applied migration \(m.version): \(m.name)") }
+        }
     }
 }

@@ -7,11 +7,22 @@ public struct BeamsyncCommand: AsyncParsableCommand {
         commandName: "beamsync",
         abstract: "GitOps reconciler for beampipe deployment profiles, project configs and executions.",
         discussion: """
-            Exit codes follow Terraform: 0 success (no changes), 1 error, 2 changes present \
-            (with --detailed-exitcode).
+            Exit codes (Terraform's, and the BSD code for usage errors):
+              0   success (plan --detailed-exitcode: no changes)
+              1   error, or an operation refused or cancelled
+              2   plan --detailed-exitcode: there are changes
+              64  usage error: unknown command, option or value
+
+            --format offers exactly what a command renders: text or json, and markdown for plan. \
+            Without DATABASE_URL, commands use an embedded PostgreSQL under $BEAMSYNC_HOME and stop \
+            it when they exit (SIGINT and SIGTERM included) unless another beamsync process uses it. \
+            plan, status, `executions list|show` and `sources list` never change the schema; apply, \
+            run, migrate and `executions create|cancel` create or upgrade it.
             """,
         version: BeamsyncVersion.current,
-        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, TokenCommand.self, StatusCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self, MigrateCommand.self, SchemaCommand.self, SecurityCommand.self, DIMCommand.self, SlurmCommand.self]
+        subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, TokenCommand.self,
+                      StatusCommand.self, SourcesCommand.self, SuspendCommand.self, ResumeCommand.self, ReconcileCommand.self,
+                      MigrateCommand.self, SchemaCommand.self, SecurityCommand.self, DIMCommand.self, SlurmCommand.self]
     )
 
     public init() {}
@@ -20,8 +31,6 @@ public struct BeamsyncCommand: AsyncParsableCommand {
 public enum BeamsyncVersion {
     public static let current = "0.1.0"
 }
-
-extension OutputFormat: ExpressibleByArgument {}
 
 /// Entry point: parses the command line and runs sync or async subcommands.
 /// (Top-level `await BeamsyncCommand.main()` picks ArgumentParser's synchronous overload on Linux.)
@@ -39,18 +48,28 @@ public enum BeamsyncMain {
             } else {
                 try command.run()
             }
+            EmbeddedServers.releaseAll()
             BeamsyncCommand.exit()
-        } catch let error as ExitCode {
-            BeamsyncCommand.exit(withError: error)
-        } catch let error as CleanExit {
-            BeamsyncCommand.exit(withError: error)
-        } catch let error as ValidationError {
-            BeamsyncCommand.exit(withError: ValidationError(SecretRedaction.redact(error.message)))
         } catch {
+            EmbeddedServers.releaseAll()
+            exit(afterFailure: error)
+        }
+    }
+
+    /// How a failed command ends. Errors from below may quote what they reject: they leave
+    /// redacted, as ArgumentParser would print them.
+    private static func exit(afterFailure error: any Error) -> Never {
+        switch error {
+        case let error as ExitCode:
+            BeamsyncCommand.exit(withError: error)
+        case let error as CleanExit:
+            BeamsyncCommand.exit(withError: error)
+        case let error as ValidationError:
+            BeamsyncCommand.exit(withError: ValidationError(SecretRedaction.redact(error.message)))
+        default:
             // `--help` parses as ArgumentParser's help command, whose run() throws the help request:
             // ArgumentParser prints it (exit 0).
             if BeamsyncCommand.exitCode(for: error) == .success { BeamsyncCommand.exit(withError: error) }
-            // Errors from below may quote what they reject: they leave redacted, as ArgumentParser would print them.
             StandardError.write("Error: " + SecretRedaction.redact("\(error)"))
             BeamsyncCommand.exit(withError: ExitCode.failure)
         }

@@ -37,7 +37,7 @@ struct DIMPingCommand: AsyncParsableCommand {
     var timeout = "30s"
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Output format: text or json.")
-    var format: ReportFormat = .text
+    var format: TextOrJSON = .text
 
     func run() async throws {
         let deadline = try DurationText.parse(timeout, option: "--timeout")

@@ -21,11 +21,6 @@ struct ExecutionsCommand: AsyncParsableCommand {
     )
 }
 
-/// Text or JSON (markdown is for plans).
-private func checkFormat(_ format: OutputFormat) throws {
-    if format == .markdown { throw ValidationError("--format markdown is only for plans; use text or json") }
-}
-
 struct ExecutionsCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
@@ -36,7 +31,8 @@ struct ExecutionsCreate: AsyncParsableCommand {
             project. Its revision and a snapshot are pinned, so later profile edits never change \
             this execution. Interrupting the foreground run leaves the execution in the ledger, \
             where `beamsync run` (or another runner) continues it from its last recorded step. \
-            Exit code: 0 completed or not submitted, 1 failed or cancelled.
+            The foreground run advances this execution only: other pending executions wait for \
+            `beamsync run`. Exit code: 0 completed or not submitted, 1 failed or cancelled.
             """
     )
 
@@ -60,12 +56,12 @@ struct ExecutionsCreate: AsyncParsableCommand {
     var noSubmit = false
     @Flag(help: "Create it and return; a running `beamsync run` executes it.")
     var detach = false
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (the execution and its events).")
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        try checkFormat(format)
         if profile != nil && profileID != nil {
             throw ValidationError("provide only one of --profile or --profile-id")
         }
@@ -79,13 +75,14 @@ struct ExecutionsCreate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
         let graphRequest: ExecutionRequest.Graph
         switch try GraphSource.parse(file: graph, url: graphURL, sha256: graphSHA256) {
         case .file(let path):
             do {
                 graphRequest = .content(Array(try Data(contentsOf: URL(fileURLWithPath: path))), path: path)
             } catch {
-                throw ValidationError("cannot read graph file \(path): \(error.localizedDescription)")
+                throw CommandFailure("cannot read graph file \(path): \(error.localizedDescription)")
             }
         case .url(let url, let sha256):
             graphRequest = .url(url, sha256: sha256)
@@ -172,12 +169,12 @@ struct ExecutionsList: AsyncParsableCommand {
     var status: String?
     @Option(help: "At most this many.")
     var limit: Int = 50
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (an array of executions).")
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        try checkFormat(format)
         if let status, ExecutionStatus(rawValue: status) == nil {
             throw ValidationError("unknown status '\(status)'; one of \(ExecutionStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -185,12 +182,18 @@ struct ExecutionsList: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
         let session = try await database.connect()
-        let records = try await session.run { conn in
-            try await Migrator.beamsync.migrateIfPending(conn)
-            return try await ExecutionLedger(conn: conn).list(project: project, status: status.flatMap(ExecutionStatus.init(rawValue:)),
-                                                              limit: limit)
+        let (records, runners) = try await session.run { conn -> ([ExecutionRecord], Int) in
+            guard try await Migrator.beamsync.readableSchema(conn) else {
+                Notes.info(schemaNotCreatedNote)
+                return ([], 0)
+            }
+            let records = try await ExecutionLedger(conn: conn).list(project: project, status: status.flatMap(ExecutionStatus.init(rawValue:)),
+                                                                     limit: limit)
+            return (records, try await RunnerPresence(conn: conn).activeRunners())
         }
+        defer { RunnerNote.write(waiting: records.filter { !$0.isTerminal }.count, runners: runners) }
         switch format {
         case .json:
             print(ExecutionOutput.json(records))
@@ -212,25 +215,29 @@ struct ExecutionsShow: AsyncParsableCommand {
 
     @Argument(help: "Execution name or id.")
     var execution: String
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (the execution and its events).")
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
-
-    func validate() throws { try checkFormat(format) }
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
+        logging.bootstrap()
         let session = try await database.connect()
-        let found: (ExecutionRecord, [ExecutionEvent])? = try await session.run { conn in
-            try await Migrator.beamsync.migrateIfPending(conn)
+        let found: (ExecutionRecord, [ExecutionEvent], Int)? = try await session.run { conn in
+            guard try await Migrator.beamsync.readableSchema(conn) else {
+                Notes.info(schemaNotCreatedNote)
+                return nil
+            }
             let ledger = ExecutionLedger(conn: conn)
             guard let record = try await ledger.get(idOrName: execution) else { return nil }
-            return (record, try await ledger.events(of: record.id))
+            return (record, try await ledger.events(of: record.id), try await RunnerPresence(conn: conn).activeRunners())
         }
-        guard let (record, events) = found else {
+        guard let (record, events, runners) = found else {
             StandardError.write("beamsync: no execution with id or name '\(execution)'")
             throw ExitCode(1)
         }
         ExecutionOutput.print(record, events: events, format: format)
+        RunnerNote.write(waiting: record.isTerminal ? 0 : 1, runners: runners)
     }
 }
 
@@ -245,13 +252,13 @@ struct ExecutionsCancel: AsyncParsableCommand {
     var execution: String
     @Flag(help: "Run the runner here until the execution has ended.")
     var wait = false
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (the execution and its events).")
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
-
-    func validate() throws { try checkFormat(format) }
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
+        logging.bootstrap()
         try await withDatabase(database) { conninfo, conn in
             let ledger = ExecutionLedger(conn: conn)
             var record: ExecutionRecord
@@ -261,15 +268,18 @@ struct ExecutionsCancel: AsyncParsableCommand {
                 StandardError.write("beamsync: \(error)")
                 throw ExitCode(1)
             }
-            if wait {
+            if wait && !record.isTerminal {
                 record = try await ExecutionFollower.follow(record, conninfo: conninfo, ledger: ledger,
                                                             environment: ProcessInfo.processInfo.environment,
                                                             format: format, style: TerminalStyle.detect())
             }
             if format == .json {
                 ExecutionOutput.print(record, events: try await ledger.events(of: record.id), format: .json)
+            } else if record.status == .cancelled && !wait {
+                print("Execution \(record.name) cancelled: no runner had started it, so nothing was sent to a backend.")
             } else if !wait {
                 print("Cancel requested for \(record.name) (\(record.status.rawValue)); the runner cancels it at its next step.")
+                RunnerNote.write(waiting: 1, runners: try await RunnerPresence(conn: conn).activeRunners())
             }
         }
     }
@@ -293,11 +303,21 @@ private func withDatabase<T>(_ options: DatabaseOptions, _ body: (String, PGConn
     }
 }
 
-/// Runs the runner in this process until one execution has ended, printing each recorded step.
+/// Says, on standard error, that executions wait for a runner when none is connected.
+enum RunnerNote {
+    static func write(waiting: Int, runners: Int) {
+        guard waiting > 0, runners == 0 else { return }
+        Notes.warning("no runner is active on this database: \(waiting == 1 ? "this execution waits" : "\(waiting) unfinished executions wait") "
+                      + "until `beamsync run` runs (or `beamsync executions cancel --wait` / `create` run one in the foreground)")
+    }
+}
+
+/// Runs a runner in this process, limited to one execution, until it has ended, printing each
+/// recorded step. Other executions are left to `beamsync run`.
 enum ExecutionFollower {
     static func follow(_ record: ExecutionRecord, conninfo: String, ledger: ExecutionLedger, environment: [String: String],
-                       format: OutputFormat, style: TerminalStyle) async throws -> ExecutionRecord {
-        let runner = ExecutionRunner(conninfo: conninfo, environment: environment)
+                       format: TextOrJSON, style: TerminalStyle) async throws -> ExecutionRecord {
+        let runner = ExecutionRunner(conninfo: conninfo, environment: environment, logger: RunnerLogging.logger(), only: record.id)
         var lastEvent: Int64 = 0
         var current = record
         while true {
@@ -351,7 +371,7 @@ enum ExecutionOutput {
         var events: [ExecutionEvent]
     }
 
-    static func print(_ record: ExecutionRecord, events: [ExecutionEvent], format: OutputFormat) {
+    static func print(_ record: ExecutionRecord, events: [ExecutionEvent], format: TextOrJSON) {
         if format == .json {
             Swift.print(json(Detail(execution: record, events: events)))
             return

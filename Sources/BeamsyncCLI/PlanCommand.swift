@@ -2,8 +2,6 @@ import ArgumentParser
 import BeamsyncModel
 import BeamsyncOperations
 import BeamsyncPlan
-import BeamsyncPostgres
-import BeamsyncStore
 import Foundation
 
 /// `beamsync plan`: what apply would change, without changing anything.
@@ -12,18 +10,23 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Show what apply would change in the database (a dry run).",
         discussion: """
-            Reads the desired state, compares it with PostgreSQL and prints the changes. A read-only \
-            database role is enough once the schema exists. With --detailed-exitcode the exit code \
-            is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's convention).
+            Reads the desired state, compares it with PostgreSQL and prints the changes. Plan never \
+            writes, not even the schema: a database without beamsync's tables is planned against \
+            as empty, and a role that may only read (or only connect, before the schema exists) is \
+            enough. Invalid documents exit 1; with --format json or markdown the output still says \
+            why (every error with file:line:column and a hint). With --detailed-exitcode the exit \
+            code is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's \
+            convention).
             """
     )
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var planning: PlanningFlags
+    @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "Output format: text, json or markdown (a pull-request comment).")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, json (the plan document) or markdown (a pull-request comment).")
+    var format: PlanFormat = .text
 
     @Option(help: "Save the plan as JSON to this file, for `apply --plan` (signed with the plan key, if one is configured).")
     var out: String?
@@ -43,18 +46,22 @@ struct PlanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        logging.bootstrap()
         if let base { return try await review(base: base) }
         let input = try source.input()
         let overrides = planning.overrides
         let session = try await database.connect()
         var plan: Plan
         do {
-            plan = try await session.run { conn in
-                try await Migrator.beamsync.migrateIfPending(conn)
-                return try await Reconciliation(conn: conn).plan(input, overrides: overrides)
-            }
+            plan = try await session.run { conn in try await Reconciliation(conn: conn).plan(input, overrides: overrides) }
         } catch let rejected as DesiredStateRejected {
+            // The errors go to the log as text, and to the output in the format asked for.
             reportLoadFailure(rejected.diagnostics)
+            if format != .text {
+                let snapshot = rejected.checked.snapshot
+                print(PlanOutput.render(Plan.rejected(source: snapshot.label, sourceRevision: snapshot.revision,
+                                                      diagnostics: rejected.diagnostics), format: format), terminator: "")
+            }
             throw ExitCode(1)
         }
         // After the database session: the checks take seconds and need no connection.
@@ -80,11 +87,11 @@ struct PlanningFlags: ParsableArguments {
 
 enum PlanOutput {
     /// Every format leaves through the one redaction function (messages may quote what they reject).
-    static func render(_ plan: Plan, format: OutputFormat) -> String {
+    static func render(_ plan: Plan, format: PlanFormat) -> String {
         SecretRedaction.redact(unredacted(plan, format: format))
     }
 
-    private static func unredacted(_ plan: Plan, format: OutputFormat) -> String {
+    private static func unredacted(_ plan: Plan, format: PlanFormat) -> String {
         switch format {
         case .json: return SavedPlanFile.encode(plan) + "\n"
         case .markdown: return MarkdownRenderer().render(plan).joined(separator: "\n\n") + "\n"
@@ -121,30 +128,30 @@ extension PlanCommand {
         guard let head = try source.gitSource() else { throw ValidationError("--base needs --repo (it compares two commits)") }
         let overrides = planning.overrides
         let session = try await database.connect()
-        let outcome: PullRequestReviewer.Outcome
-        do {
-            outcome = try await session.run { conn in
-                try await Migrator.beamsync.migrateIfPending(conn)
-                return try await PullRequestReviewer(conn: conn).review(head: head, base: base, overrides: overrides)
-            }
-        } catch let rejected as DesiredStateRejected {
-            reportLoadFailure(rejected.diagnostics)
-            throw ExitCode(1)
+        let outcome = try await session.run { conn in
+            try await PullRequestReviewer(conn: conn).review(head: head, base: base, overrides: overrides)
         }
-        if let note = outcome.baseNote { StandardError.write("beamsync: \(note)") }
+        if let note = outcome.baseNote { Notes.warning(note) }
         var review = outcome.review
-        review.plan = try await targets.apply(to: review.plan, alsoChangedBy: [review.changeSet])
-        if let out { try SavedPlanFile.write(review.plan, to: out, key: try planKey.key()) }
+        if review.plan.failedValidation {
+            // The errors go to the log as text, and to the output in the format asked for.
+            reportLoadFailure(review.plan.diagnostics)
+            if format == .text { throw ExitCode(1) }
+        } else {
+            review.plan = try await targets.apply(to: review.plan, alsoChangedBy: [review.changeSet])
+            if let out { try SavedPlanFile.write(review.plan, to: out, key: try planKey.key()) }
+        }
         switch format {
         case .json:
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(review), as: UTF8.self))
+            // Like every plan output, through the one redaction function (the PR comment included).
+            print(SecretRedaction.redact(String(decoding: try encoder.encode(review), as: UTF8.self)))
         case .markdown:
-            print(MarkdownRenderer().render(review: review).joined(separator: "\n\n"))
+            print(SecretRedaction.redact(MarkdownRenderer().render(review: review).joined(separator: "\n\n")))
         case .text:
             print("Files changed between \(review.base) and \(review.head):")
-            for f in review.files { print("  \(f.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(f.path)") }
+            for f in review.files { print(SecretRedaction.redact("  \(f.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(f.path)")) }
             print("\nWhat this change does (head compared with base):\n")
             print(PlanOutput.render(review.changeSet, format: .text), terminator: "")
             print("\nPlan against the database:\n")

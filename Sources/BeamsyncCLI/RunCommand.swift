@@ -20,7 +20,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Any number of replicas may run against one database; one leads (PostgreSQL advisory lock) \
             and applies, the others wait and take over when it dies. Webhooks only wake the loop early: \
-            polling alone keeps the database correct. SIGTERM finishes the reconcile in flight and exits.
+            polling alone keeps the database correct. SIGTERM finishes the reconcile in flight and exits. \
+            The runner logs each execution it starts and how it finishes.
             """
     )
 
@@ -45,9 +46,6 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var webhooks: WebhookSecretOptions
 
-    @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error or critical (default: $BEAMSYNC_LOG_LEVEL, else info).")
-    var logLevel: Logger.Level?
-
     @Flag(help: "Serve the status page and /api/v2/gitops/status without a token (default: a read token is needed).")
     var publicStatus = false
     @Flag(help: "Require a read token for /metrics (default: open, for Prometheus scrapers).")
@@ -59,6 +57,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Memory for finished deployment-profile list responses, in MiB (0: off); kept exact by change notifications.")
     var apiCacheMib = 4
 
+    @OptionGroup var logging: LoggingOptions
     @OptionGroup var access: GitAccessOptions
     @OptionGroup var verification: CommitVerificationOptions
     @OptionGroup var planning: PlanningFlags
@@ -66,8 +65,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         MemoryHygiene.limitArenas()
-        let environmentLevel = ProcessInfo.processInfo.environment["BEAMSYNC_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
-        BeamsyncLogHandler.bootstrap(level: logLevel ?? environmentLevel ?? .info)
+        logging.bootstrap()
         let logger = Logger(label: "beamsync")
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
         let timeout = try DurationText.parse(fetchTimeout, option: "--fetch-timeout")
@@ -152,21 +150,14 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])
         // The same runner `beamsync executions` uses drives every execution that applies create.
-        let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogger { level, message, metadata in
-            // Driver messages may quote what a backend answered: redacted like the controller's.
-            let meta = metadata.mapValues { Logger.MetadataValue.string(SecretRedaction.redact($0)) }
-            let text = SecretRedaction.redact(message)
-            switch level {
-            case .debug: logger.debug("\(text)", metadata: meta)
-            case .info: logger.info("\(text)", metadata: meta)
-            case .warning: logger.warning("\(text)", metadata: meta)
-            case .error: logger.error("\(text)", metadata: meta)
-            }
-        })
+        let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogging.logger(logger))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller)),
                                              .init(service: RunnerService(runner: runner))],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // From here the group ends the process on SIGINT/SIGTERM, in order; the embedded server
+        // (if any) is stopped after it.
+        EmbeddedServers.handOverSignals()
         do {
             try await group.run()
         } catch {
@@ -176,8 +167,6 @@ struct RunCommand: AsyncParsableCommand {
         await pool.close()
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `30s`, `3m`, `1h`, `500ms`.
 enum DurationText {

@@ -37,7 +37,7 @@ struct SecurityCheckCommand: AsyncParsableCommand {
     @OptionGroup var access: GitAccessOptions
     @OptionGroup var planKey: PlanKeyOptions
     @Option(help: "Output format: text or json.")
-    var format: ReportFormat = .text
+    var format: TextOrJSON = .text
 
     func validate() throws {
         var isDirectory: ObjCBool = false

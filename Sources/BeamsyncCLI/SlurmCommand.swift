@@ -33,7 +33,7 @@ struct SlurmPingCommand: AsyncParsableCommand {
     @Option(help: "Read the profile from this repository directory instead of the database.")
     var dir: String?
     @Option(help: "Output format: text or json.")
-    var format: ReportFormat = .text
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {

@@ -6,11 +6,11 @@ import Foundation
 /// A target check as the ping commands print it; like every output, through the redaction
 /// function (a step's detail quotes what servers answered).
 enum TargetCheckOutput {
-    static func print(_ report: TargetCheckReport, format: ReportFormat) {
+    static func print(_ report: TargetCheckReport, format: TextOrJSON) {
         Swift.print(SecretRedaction.redact(render(report, format: format)), terminator: "")
     }
 
-    static func render(_ report: TargetCheckReport, format: ReportFormat) -> String {
+    static func render(_ report: TargetCheckReport, format: TextOrJSON) -> String {
         switch format {
         case .json:
             let encoder = JSONEncoder()

@@ -23,13 +23,6 @@ public struct TerminalStyle: Sendable {
     }
 }
 
-/// Output formats shared by every command.
-public enum OutputFormat: String, Sendable, CaseIterable {
-    case text
-    case json
-    case markdown
-}
-
 /// Writes to standard error without tripping Swift 6's global-state checks.
 enum StandardError {
     static func write(_ text: String) {

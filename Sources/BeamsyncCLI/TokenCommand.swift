@@ -32,11 +32,10 @@ struct TokenCreate: AsyncParsableCommand {
     @Option(help: "Lifetime, e.g. 90d, 12h, 30m (default: the token does not expire).")
     var expires: String?
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        if format == .markdown { throw ValidationError("--format markdown is only for plans; use text or json") }
         if let expires { _ = try parseExpiry(expires) }
     }
 
@@ -75,11 +74,10 @@ struct TokenList: AsyncParsableCommand {
     @Flag(help: "Include revoked tokens.")
     var all = false
     @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    var format: TextOrJSON = .text
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        if format == .markdown { throw ValidationError("--format markdown is only for plans; use text or json") }
     }
 
     func run() async throws {

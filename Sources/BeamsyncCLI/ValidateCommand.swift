@@ -19,15 +19,14 @@ struct ValidateCommand: ParsableCommand {
     @Argument(help: "Repository directories or document files (default: the current directory).")
     var paths: [String] = []
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, or json (the report).")
+    var format: TextOrJSON = .text
 
     func run() throws {
-        guard format != .markdown else { throw ValidationError("validate supports --format text or json") }
         let report = ValidationRun.run(paths: paths.isEmpty ? ["."] : paths)
         switch format {
         case .json: print(SecretRedaction.redact(report.json().canonicalStringPretty))
-        default: print(SecretRedaction.redact(report.text(style: .detect())), terminator: "")
+        case .text: print(SecretRedaction.redact(report.text(style: .detect())), terminator: "")
         }
         if !report.isValid { throw ExitCode(1) }
     }

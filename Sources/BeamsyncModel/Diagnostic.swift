@@ -56,6 +56,18 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     case ignoredEdit = "ignored_edit"
     // Live checks of a profile's target (`plan --check-targets`)
     case targetCheckFailed = "target_check_failed"
+    /// A managed object removed from git is kept because prune is off.
+    case notPruned = "not_pruned"
+    /// The database has no beamsync schema yet; the plan is against an empty state.
+    case schemaMissing = "schema_missing"
+
+    /// Found by comparing the documents with the database, not by checking the documents.
+    public var comparesWithDatabase: Bool {
+        switch self {
+        case .drift, .unmanagedConflict, .defaultConflict, .pruneGuard, .ignoredEdit, .notPruned, .schemaMissing: true
+        default: false
+        }
+    }
 }
 
 public enum Severity: String, Sendable, Codable {

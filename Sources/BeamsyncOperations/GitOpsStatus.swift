@@ -78,6 +78,12 @@ public struct GitOpsStatus: Sendable, Codable, Equatable {
         case liveVersion = "live_version"
     }
 
+    /// The document of a database without beamsync's schema: no sources, nothing managed.
+    public static var empty: GitOpsStatus {
+        GitOpsStatus(sources: [], liveVersion: 0, leader: nil, inventory: Inventory(),
+                     executions: Dictionary(uniqueKeysWithValues: ExecutionStatus.allCases.map { ($0.rawValue, 0) }))
+    }
+
     /// Reads the document from the database.
     public static func read(conn: PGConnection, leader: Bool? = nil) async throws -> GitOpsStatus {
         let store = SourceStatusStore(conn: conn)

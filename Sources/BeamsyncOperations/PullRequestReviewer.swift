@@ -15,18 +15,33 @@ public struct PullRequestReviewer: Sendable {
         public var baseNote: String?
     }
 
-    /// Throws `DesiredStateRejected` when the head does not validate.
+    /// A head that does not validate gives a review whose plans hold only its diagnostics
+    /// (`Plan.rejected`), so the comment can say what to fix. Writes nothing, not even the schema.
     public func review(head: GitSource, base baseRef: String, overrides: PolicyOverrides) async throws -> Outcome {
         let reconciliation = Reconciliation(conn: conn)
         let headInput = await reconciliation.withLastApplied(.git(head))
         async let headParsing = ParsedSource.read(headInput)
-        let live = try await reconciliation.readLive()
+        let (live, schemaCreated) = try await reconciliation.readLiveForPlanning()
         let headParsed = try await headParsing
-        let plan = try Reconciliation.plan(headParsed, against: live, overrides: overrides)
-
         // The base is already in the target branch: its commits are not verified again.
         let base = head.at(ref: baseRef)
         let baseParsed = ParsedSource(try await base.snapshot(at: try await base.latestRevision()))
+        var files: [PullRequestReview.FileChange] = []
+        if let b = baseParsed.snapshot.revision, let h = headParsed.snapshot.revision {
+            files = try await head.changedFiles(from: b, to: h)
+        }
+        var plan: Plan
+        do {
+            plan = try Reconciliation.plan(headParsed, against: live, overrides: overrides)
+        } catch {
+            let rejected = Plan.rejected(source: headParsed.snapshot.label, sourceRevision: headParsed.snapshot.revision,
+                                         diagnostics: error.diagnostics)
+            return Outcome(review: PullRequestReview(base: baseParsed.snapshot.label, head: headParsed.snapshot.label, files: files,
+                                                     changeSet: rejected, plan: rejected),
+                           baseNote: nil)
+        }
+        if !schemaCreated { plan.noteSchemaMissing() }
+
         let baseChecked = baseParsed.check(externalProfiles: live.externalProfiles)
         // A base that does not validate (or predates beamsync) is compared as empty.
         let baseLive = baseChecked.state.map(LiveState.init(simulating:)) ?? LiveState()
@@ -35,10 +50,6 @@ public struct PullRequestReviewer: Sendable {
             : nil
         var changeSet = try Reconciliation.plan(headParsed, against: baseLive, overrides: overrides)
         changeSet.source = "\(baseParsed.snapshot.label) → \(headParsed.snapshot.label)"
-        var files: [PullRequestReview.FileChange] = []
-        if let b = baseParsed.snapshot.revision, let h = headParsed.snapshot.revision {
-            files = try await head.changedFiles(from: b, to: h)
-        }
         return Outcome(review: PullRequestReview(base: baseParsed.snapshot.label, head: headParsed.snapshot.label, files: files,
                                                  changeSet: changeSet, plan: plan,
                                                  signatures: headParsed.snapshot.verified?.signers ?? []),

@@ -61,6 +61,15 @@ public struct DesiredStateRejected: Error, Sendable, CustomStringConvertible {
     public var description: String { diagnostics.errors.map(\.description).joined(separator: "\n") }
 }
 
+extension Plan {
+    /// Says, in the plan itself, that it was made against a database without beamsync's schema.
+    mutating func noteSchemaMissing() {
+        diagnostics.append(Diagnostic(.warning, code: .schemaMissing, location: nil, path: "",
+            message: "the schema is not created yet; apply or migrate will create it (this plan is against an empty database)",
+            hint: "run `beamsync migrate` once with a role that may create tables; planning needs only read access after that"))
+    }
+}
+
 /// Load → check → read the live state → plan, and apply: the one sequence `plan`, `apply`, the
 /// pull-request review and the controller share.
 public struct Reconciliation: Sendable {
@@ -80,12 +89,16 @@ public struct Reconciliation: Sendable {
     }
 
     /// What applying `input` would change. Reads and parses the files while the live state is
-    /// read; writes nothing. Throws `DesiredStateRejected` when the desired state has errors.
+    /// read; writes nothing, not even the schema: a database without beamsync's tables is planned
+    /// against as empty (with a warning), an older schema is refused (`SchemaOutdated`). Throws
+    /// `DesiredStateRejected` when the desired state has errors.
     public func plan(_ input: DesiredInput, overrides: PolicyOverrides, cache: ParsedFileCache? = nil) async throws -> Plan {
         let input = await withLastApplied(input)
         async let parsing = ParsedSource.read(input, cache: cache)
-        let live = try await readLive()
-        return try Self.plan(try await parsing, against: live, overrides: overrides)
+        let (live, schemaCreated) = try await readLiveForPlanning()
+        var plan = try Self.plan(try await parsing, against: live, overrides: overrides)
+        if !schemaCreated { plan.noteSchemaMissing() }
+        return plan
     }
 
     /// `input` with the revision the controller last applied from the same repository, branch
@@ -101,6 +114,12 @@ public struct Reconciliation: Sendable {
 
     public func readLive() async throws -> LiveState {
         try await ApplyTransaction(conn: conn).readLive()
+    }
+
+    /// The live state to plan against without writing: empty when the schema was never created.
+    public func readLiveForPlanning() async throws -> (live: LiveState, schemaCreated: Bool) {
+        guard try await Migrator.beamsync.readableSchema(conn) else { return (LiveState(), false) }
+        return (try await readLive(), true)
     }
 
     /// Applies `parsed`: under the apply lock, read the live state, check, plan and write, in one

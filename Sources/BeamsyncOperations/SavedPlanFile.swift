@@ -88,7 +88,7 @@ public enum SavedPlanFile {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 throw SavedPlanRejected(path: path, "is not JSON (a plan file is written by `beamsync plan --out FILE`)")
             }
-            throw SavedPlanRejected(path: Self.path(of: error), Self.problem(of: error))
+            throw SavedPlanRejected(path: Self.path(of: error), Self.problem(of: error) + " (in the plan file \(path))")
         }
         guard plan.signature != nil || key != nil else { return plan }
         guard let document = try? JSONValue.parse(bytes: [UInt8](data)) else {

@@ -65,12 +65,16 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var graphSHA256: String?
     /// For triggered executions: the graph file's bytes (base64), so a saved plan runs exactly them.
     public var graphContent: String?
+    /// For triggered executions: the profile it will run with, as far as the plan can tell (the
+    /// apply resolves and pins it again in its transaction).
+    public var resolvedProfile: ResolvedProfile?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, action, reason, before, after, origin
         case defaultTransition = "default_transition", liveID = "live_id", liveRevision = "live_revision"
         case beforeSHA256 = "before_sha256", afterSHA256 = "after_sha256", fieldChanges = "field_changes", graphSHA256 = "graph_sha256"
         case graphContent = "graph_content_base64"
+        case resolvedProfile = "resolved_profile"
     }
 
     public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,
@@ -116,6 +120,8 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var trigger = 0
     public var unchanged = 0
     public var drifted = 0
+    /// Managed objects removed from git but kept because prune is off.
+    public var notDeleted = 0
 
     public var hasChanges: Bool { create + update + delete + trigger > 0 }
 }
@@ -220,6 +226,7 @@ public struct Plan: Sendable, Codable {
             }
         }
         s.drifted = diagnostics.filter { $0.code == .drift }.count + changes.filter { $0.reason == .driftHealed }.count
+        s.notDeleted = diagnostics.filter { $0.code == .notPruned }.count
         return s
     }
 
@@ -230,6 +237,17 @@ public struct Plan: Sendable, Codable {
         diagnostics.warnings.filter { targetChecks == nil || $0.code != .targetCheckFailed }
     }
     public var effectiveChanges: [ResourceChange] { changes.filter { $0.action != .noOp } }
+
+    /// The plan of a desired state that did not pass its checks: no changes, only the diagnostics,
+    /// so `--format json` and `--format markdown` can show why (`apply --plan` refuses it).
+    public static func rejected(source: String, sourceRevision: String?, diagnostics: [Diagnostic]) -> Plan {
+        Plan(formatVersion: currentFormatVersion, source: source, sourceRevision: sourceRevision, liveSerial: 0, liveFingerprint: "",
+             options: PlanOptions(), changes: [], diagnostics: diagnostics.sortedByLocation(), impact: [])
+    }
+
+    /// Whether an error comes from the documents themselves (syntax, fields, references) rather
+    /// than from comparing them with the database.
+    public var failedValidation: Bool { diagnostics.errors.contains { !$0.code.comparesWithDatabase } }
 }
 
 /// Switches that change what the planner may do.

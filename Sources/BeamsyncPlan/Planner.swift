@@ -201,6 +201,7 @@ public struct Planner: Sendable {
             }
             var change = ResourceChange(kind: .execution, name: e.name, action: .trigger, reason: .documentChanged,
                                         after: e.canonicalSpec, afterSHA256: e.specSHA256, origin: located.origin)
+            change.resolvedProfile = Self.resolveProfile(of: e, desired: desired, live: live)
             switch e.graph {
             case .path(let p):
                 change.graphSHA256 = desired.graphSHA256[p]
@@ -210,6 +211,39 @@ public struct Planner: Sendable {
             changes.append(change)
         }
         return changes
+    }
+
+    /// The profile an execution resolves to as beampipe resolves it (named, by id, the project's
+    /// default, else the global default), among the profiles in git and those only in the database.
+    static func resolveProfile(of e: ExecutionDocument, desired: DesiredState, live: LiveState) -> ResolvedProfile? {
+        struct Candidate {
+            var name: String
+            var projectModule: String?
+            var isDefault: Bool
+            var deployment: () -> JSONValue
+        }
+        let gitNames = Set(desired.profiles.map(\.value.name))
+        let candidates = desired.profiles.map { p in
+            Candidate(name: p.value.name, projectModule: p.value.projectModule, isDefault: p.value.isDefault, deployment: { p.value.deployment.json })
+        } + live.profiles.filter { !gitNames.contains($0.name) }.map { row in
+            Candidate(name: row.name, projectModule: row.projectModule, isDefault: row.isDefault, deployment: { row.deployment })
+        }
+        func resolved(_ c: Candidate?, _ resolution: ResolvedProfile.Resolution) -> ResolvedProfile? {
+            c.flatMap { ResolvedProfile(name: $0.name, deployment: $0.deployment(), resolution: resolution) }
+        }
+        // The first name, should a broken database hold two defaults in one scope.
+        func defaultProfile(in project: String?) -> Candidate? {
+            candidates.filter { $0.isDefault && $0.projectModule == project }.min { $0.name < $1.name }
+        }
+        switch e.profile {
+        case .name(let n):
+            return resolved(candidates.first { $0.name == n }, .named)
+        case .id(let id):
+            return live.profiles.first { $0.id == id }.flatMap { ResolvedProfile(name: $0.name, deployment: $0.deployment, resolution: .byID) }
+        case .projectDefault:
+            if let project = defaultProfile(in: e.projectModule) { return resolved(project, .projectDefault) }
+            return resolved(defaultProfile(in: nil), .globalDefault)
+        }
     }
 
     // MARK: Prune
@@ -232,7 +266,7 @@ public struct Planner: Sendable {
         guard !gone.isEmpty else { return [] }
         guard options.prune else {
             for entry in gone {
-                diagnostics.append(Diagnostic(.warning, code: .pruneGuard, location: nil, path: "\(entry.kind.rawValue)/\(entry.name)",
+                diagnostics.append(Diagnostic(.warning, code: .notPruned, location: nil, path: "\(entry.kind.rawValue)/\(entry.name)",
                     message: "\(entry.kind.rawValue) '\(entry.name)' was removed from git but is kept (prune is off)",
                     hint: "run with --prune (or set prune: true in beamsync.yaml) to delete it"))
             }

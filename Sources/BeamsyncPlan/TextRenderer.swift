@@ -59,10 +59,7 @@ public struct TextRenderer: Sendable {
             out += "\n" + paint("Warnings:", .note) + "\n"
             for w in warnings { out += "  " + w.description.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
         }
-        let s = plan.summary
-        out += "\n" + paint("Plan:", .bold) + " \(s.create) to create, \(s.update) to change, \(s.delete) to delete, \(s.trigger) execution\(s.trigger == 1 ? "" : "s") to trigger"
-        if s.unchanged > 0 { out += " (\(s.unchanged) unchanged)" }
-        out += ".\n"
+        out += "\n" + paint("Plan:", .bold) + " " + Self.summaryLine(plan.summary) + ".\n"
         return out
     }
 
@@ -114,6 +111,14 @@ public struct TextRenderer: Sendable {
         return out
     }
 
+    /// `1 to create, 0 to change, 0 to delete, 0 executions to trigger; 1 not deleted (prune off); 3 unchanged`
+    public static func summaryLine(_ s: PlanSummary) -> String {
+        var line = "\(s.create) to create, \(s.update) to change, \(s.delete) to delete, \(s.trigger) execution\(s.trigger == 1 ? "" : "s") to trigger"
+        if s.notDeleted > 0 { line += "; \(s.notDeleted) not deleted (prune off)" }
+        if s.unchanged > 0 { line += "; \(s.unchanged) unchanged" }
+        return line
+    }
+
     private func block(for c: ResourceChange) -> String {
         let (symbol, tone): (String, Tone) = switch c.action {
         case .create: ("+", .add)
@@ -136,9 +141,15 @@ public struct TextRenderer: Sendable {
         var out = line + "\n"
         switch c.action {
         case .trigger:
+            let preview = ExecutionPreview(c)
+            out += "      project: \(preview.project)\n"
+            out += "      profile: \(preview.profileText)\n"
+            out += "      graph: \(preview.graphText)\n"
             out += "      runs once now; later edits or deletion of the document never re-run or cancel it\n"
-        case .create, .delete:
-            break
+        case .create:
+            for f in ObjectFields.list(c.after) { out += "      " + paint("+", .add) + " \(f.path): \(show(f.value))\n" }
+        case .delete:
+            for f in ObjectFields.list(c.before) { out += "      " + paint("-", .remove) + " \(f.path): \(show(f.value))\n" }
         default:
             for f in c.fieldChanges {
                 out += "      " + paint("~", .change) + " \(shown(f.path)): \(show(f.before)) → \(show(f.after))\n"

@@ -2,16 +2,25 @@ import Foundation
 
 /// A private PostgreSQL cluster for when DATABASE_URL is unset: initialised on first use under
 /// `$BEAMSYNC_HOME/postgres`, listening only on a Unix socket in that directory (no TCP), with
-/// trust authentication for that socket. Start it, connect with the returned conninfo, and stop
-/// it at exit; a cluster some other process started is reused and left running.
+/// trust authentication for that socket.
+///
+/// Any number of beamsync processes may share it. Each holds a shared `flock` on `.in-use` while
+/// it uses the server; `stop()` gives that up and, when no other process holds one, stops the
+/// server. The kernel drops the lock of a process that dies, so a server left running by a killed
+/// command (SIGKILL cannot be caught) is recognised by the next command: its `postmaster.pid`
+/// names a live `postgres` process of this directory and user, and nobody holds the lock. That
+/// command uses it and stops it when it ends. Starting and stopping are serialised by `.start.lock`.
 public final class EmbeddedPostgres: @unchecked Sendable {
     public struct Started: Sendable {
         /// libpq conninfo for the `beamsync` database.
         public let conninfo: String
         /// A line for the caller to print, e.g. "using embedded PostgreSQL at ... (DATABASE_URL is unset)".
         public let message: String
-        /// False when an already running cluster was reused; `stop()` then leaves it alone.
+        /// False when an already running cluster was joined or taken over.
         public let startedByThisProcess: Bool
+        /// The postmaster found running with nobody using it (left by a command that was killed);
+        /// this process stops it when it is done.
+        public let leftRunningBy: pid_t?
     }
 
     public static let databaseName = "beamsync"
@@ -24,11 +33,14 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     private let binarySearchDirectories: [String]?
     private let thread = BlockingThread(name: "beamsync-embedded-postgres")
     private let lock = NSLock()
-    private var startedHere = false  // guarded by `lock`
+    /// The shared lock on `.in-use` while this process uses the server (guarded by `lock`).
+    private var use: FileLock?
+    /// Held for the whole of a release, so a signal handler and the normal exit path never both stop.
+    private let releasing = NSLock()
 
     /// - Parameters:
     ///   - home: beamsync's data home; default `defaultHome(environment:)`.
-    ///   - binarySearchDirectories: where to look for initdb/pg_ctl before PATH; default the
+    ///   - binarySearchDirectories: where to look for initdb and postgres before PATH; default the
     ///     Debian layout, /usr/lib/postgresql/15/bin first, then other versions (newest first).
     public init(home: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
                 port: Int = 5432, binarySearchDirectories: [String]? = nil) {
@@ -55,26 +67,34 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public var dataDirectory: String { directory + "/data" }
     public var logFile: String { directory + "/postgres.log" }
 
-    /// Initialises the cluster if needed, starts it unless it already runs, creates the
-    /// `beamsync` database if absent, and returns how to connect. Prints nothing.
+    /// Initialises the cluster if needed, starts it unless it already runs (joining a server
+    /// another beamsync process uses, or taking over one left running by a killed command),
+    /// creates the `beamsync` database if absent, and returns how to connect. Prints nothing.
     public func start() async throws -> Started {
-        let startedNow = try await thread.run { [self] in try self.startBlocking() }
-        if startedNow { lock.withLock { startedHere = true } }
+        let outcome = try await thread.run { [self] in try self.startBlocking() }
         try await ensureDatabase()
-        return Started(conninfo: conninfo(database: Self.databaseName),
-                       message: "using embedded PostgreSQL at \(directory) (DATABASE_URL is unset)",
-                       startedByThisProcess: startedNow)
+        var message = "using embedded PostgreSQL at \(directory) (DATABASE_URL is unset)"
+        var leftover: pid_t?
+        if case .tookOver(let pid) = outcome {
+            leftover = pid
+            message += "; it was left running (pid \(pid)) by a command that ended without stopping it, "
+                + "so this command uses it and stops it when it ends"
+        }
+        return Started(conninfo: conninfo(database: Self.databaseName), message: message,
+                       startedByThisProcess: outcome == .started, leftRunningBy: leftover)
     }
 
-    /// Stops the cluster (`pg_ctl stop -m fast`) if, and only if, this object started it.
+    /// Ends this process's use of the server and stops it (fast shutdown, waiting until it has
+    /// stopped) unless another beamsync process still uses it. Does nothing when this process
+    /// does not use it.
     public func stop() async throws {
-        guard lock.withLock({ startedHere }) else { return }
-        try await thread.run { [self] in
-            let tools = try self.tools()
-            let outcome = try tools.runner.run(tools.pgCtl, ["stop", "-D", self.dataDirectory, "-m", "fast", "-w", "-s"])
-            guard outcome.succeeded else { throw EmbeddedPostgresError("pg_ctl stop failed: \(outcome.output)") }
-        }
-        lock.withLock { startedHere = false }
+        try await thread.run { [self] in try self.releaseBlocking() }
+    }
+
+    /// `stop()` on the calling thread, for a signal handler that must finish before the process
+    /// exits. Errors are dropped: the next command finds and stops a server left running.
+    public func stopNow() {
+        try? releaseBlocking()
     }
 
     /// libpq conninfo for a database of this cluster; values quoted so any path works.
@@ -89,21 +109,33 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     private struct Tools {
         let initdb: String
-        let pgCtl: String
+        let postgres: String
+        let setsid: String
         let runner: ProcessRunner
     }
 
-    /// Returns true when this call started the server.
-    private func startBlocking() throws -> Bool {
+    private enum StartOutcome: Equatable {
+        case started
+        case joined
+        case tookOver(pid_t)
+    }
+
+    /// The uid the server runs as: ours, or the `postgres` user's when we are root.
+    private func serverOwner() -> uid_t {
+        geteuid() == 0 ? (getpwnam("postgres").map { $0.pointee.pw_uid } ?? 0) : geteuid()
+    }
+
+    private func startBlocking() throws -> StartOutcome {
+        if lock.withLock({ use != nil }) { return .joined }
         let tools = try tools()
         try prepareDirectory(runner: tools.runner)
-        // Serialise concurrent beamsync processes sharing this home (initdb must run once).
-        let lockFD = open(directory + "/.start.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { throw EmbeddedPostgresError("cannot open \(directory)/.start.lock: \(String(cString: strerror(errno)))") }
-        defer { close(lockFD) }
-        flock(lockFD, LOCK_EX)
+        // Serialise concurrent beamsync processes sharing this home (initdb must run once; a
+        // server is started, joined or stopped by one process at a time).
+        let starting = try FileLock(path: directory + "/.start.lock")
+        starting.lock(shared: false)
 
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+            try checkReachable(runner: tools.runner)
             let outcome = try tools.runner.run(tools.initdb, [
                 "-D", dataDirectory, "--username=\(Self.superuser)", "--auth=trust",
                 "--encoding=UTF8", "--locale=C",
@@ -111,31 +143,121 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             guard outcome.succeeded else { throw EmbeddedPostgresError("initdb failed in \(dataDirectory):\n\(outcome.output)") }
         }
         try ensureSettings()
-        if FileManager.default.fileExists(atPath: dataDirectory + "/postmaster.pid"),
-           try tools.runner.run(tools.pgCtl, ["status", "-D", dataDirectory]).succeeded {
-            return false  // already running: reuse it
+        let inUse = try FileLock(path: directory + "/.in-use")
+        var outcome = StartOutcome.joined
+        switch Postmaster.inspect(dataDirectory: dataDirectory, owner: serverOwner()) {
+        case .running(let pid, _):
+            // Nobody else holds the in-use lock: the server outlived the command that used it.
+            if inUse.tryExclusive() { outcome = .tookOver(pid) }
+            try waitUntilReady()
+        case .stale(let pid):
+            // Its PID was reused by another process: PostgreSQL would refuse to start while the
+            // file names a live process, so the file goes (no server of ours runs).
+            if Postmaster.isAlive(pid) { try? FileManager.default.removeItem(atPath: Postmaster.pidFile(dataDirectory: dataDirectory)) }
+            try startServer(tools)
+            outcome = .started
+        case .none:
+            try startServer(tools)
+            outcome = .started
         }
-        // pg_ctl copes with a stale postmaster.pid left by a crash.
-        let outcome = try tools.runner.run(tools.pgCtl, ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-s"],
-                                             daemonizes: true)
+        inUse.lock(shared: true)
+        lock.withLock { use = inUse }
+        return outcome
+    }
+
+    /// Starts the server as `pg_ctl start` does, without pg_ctl's version check (`postgres -V`,
+    /// another process) and its wait (which polls every 100 ms): in a new session, so a
+    /// terminal's Ctrl-C never reaches it, with no input and its output appended to the log.
+    /// Then waits here until the server says it is ready.
+    private func startServer(_ tools: Tools) throws {
+        let logStart = (try? FileManager.default.attributesOfItem(atPath: logFile)[.size] as? NSNumber)?.uint64Value ?? 0
+        let outcome = try tools.runner.run("/bin/sh", [
+            "-c", #"exec "$0" -f "$1" -D "$2" </dev/null >>"$3" 2>&1"#, tools.setsid, tools.postgres, dataDirectory, logFile,
+        ], daemonizes: true)
         guard outcome.succeeded else {
-            let log = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
-            throw EmbeddedPostgresError("pg_ctl start failed: \(outcome.output)\nlast lines of \(logFile):\n\(log)")
+            throw EmbeddedPostgresError("starting the embedded PostgreSQL failed: \(outcome.output)\nlast lines of \(logFile):\n\(logTail())")
         }
-        return true
+        try waitUntilReady(logFrom: logStart)
+    }
+
+    /// Polls `postmaster.pid` until the server there reports `ready` (what `pg_ctl start -w` waits for).
+    /// With `logFrom`, a FATAL or PANIC written to the log since that offset ends the wait: the
+    /// server gave up before writing its pid file.
+    private func waitUntilReady(timeout: TimeInterval = 60, logFrom: UInt64? = nil) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        let owner = serverOwner()
+        var sawServer = false
+        var polls = 0
+        while Date() < deadline {
+            switch Postmaster.inspect(dataDirectory: dataDirectory, owner: owner) {
+            case .running(_, let ready):
+                if ready { return }
+                sawServer = true
+            case .stale, .none:
+                if sawServer { throw EmbeddedPostgresError("the embedded PostgreSQL stopped while starting; last lines of \(logFile):\n\(logTail())") }
+                if let logFrom, polls % 20 == 19, serverGaveUp(logFrom: logFrom) {
+                    throw EmbeddedPostgresError("the embedded PostgreSQL did not start; last lines of \(logFile):\n\(logTail())")
+                }
+            }
+            polls += 1
+            usleep(5_000)
+        }
+        throw EmbeddedPostgresError("the embedded PostgreSQL did not become ready within \(Int(timeout)) s; last lines of \(logFile):\n\(logTail())")
+    }
+
+    /// Gives up this process's use; the last user stops the server. Takes `.start.lock` first, so
+    /// a release that races a start in this process (a signal handler) waits for it and then
+    /// stops what it started.
+    private func releaseBlocking() throws {
+        releasing.lock()
+        defer { releasing.unlock() }
+        guard FileManager.default.fileExists(atPath: directory + "/.start.lock") else { return }
+        let starting = try FileLock(path: directory + "/.start.lock")
+        starting.lock(shared: false)
+        guard let inUse = lock.withLock({ () -> FileLock? in defer { use = nil }; return use }) else { return }
+        // Exclusive only when no other process holds the in-use lock: then nobody else uses it.
+        guard inUse.tryExclusive() else { return }
+        try stopServer()
+    }
+
+    /// Fast shutdown (SIGINT to the postmaster: sessions end, open transactions roll back), then
+    /// waits until the postmaster has exited (it removes its pid file a moment before).
+    private func stopServer(timeout: TimeInterval = 60) throws {
+        guard case .running(let pid, _) = Postmaster.inspect(dataDirectory: dataDirectory, owner: serverOwner()), pid > 0 else { return }
+        guard kill(pid, SIGINT) == 0 else {
+            throw EmbeddedPostgresError("cannot stop the embedded PostgreSQL (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !Postmaster.isAlive(pid) { return }
+            usleep(5_000)
+        }
+        throw EmbeddedPostgresError("the embedded PostgreSQL (pid \(pid)) did not stop within \(Int(timeout)) s; see \(logFile)")
+    }
+
+    private func serverGaveUp(logFrom offset: UInt64) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: logFile) else { return false }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd() else { return false }
+        let text = String(decoding: data, as: UTF8.self)
+        return text.contains("FATAL:") || text.contains("PANIC:")
+    }
+
+    private func logTail() -> String {
+        (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
     }
 
     private func tools() throws -> Tools {
         let directories = binarySearchDirectories ?? Self.debianBinaryDirectories(preferring: dataVersion())
         let initdb: String
-        let pgCtl: String
+        let postgres: String
         do {
             initdb = try ProcessRunner.locate("initdb", in: directories, environment: environment)
-            pgCtl = try ProcessRunner.locate("pg_ctl", in: [URL(fileURLWithPath: initdb).deletingLastPathComponent().path],
-                                             environment: environment)
+            postgres = try ProcessRunner.locate("postgres", in: [URL(fileURLWithPath: initdb).deletingLastPathComponent().path],
+                                                environment: environment)
         } catch {
             throw EmbeddedPostgresError("""
-                PostgreSQL server programs (initdb, pg_ctl) were not found in \(directories.joined(separator: ", ")) \
+                PostgreSQL server programs (initdb, postgres) were not found in \(directories.joined(separator: ", ")) \
                 or PATH, and DATABASE_URL is unset, so beamsync wanted to start its own embedded PostgreSQL. \
                 Install them with `apt-get install postgresql` (Debian/Ubuntu package), or point beamsync at an \
                 existing server with DATABASE_URL (a libpq conninfo string or postgresql://user@host:5432/dbname URI).
@@ -144,7 +266,9 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         var childEnvironment = environment
         childEnvironment["LC_ALL"] = "C"
         let runAs = geteuid() == 0 ? "postgres" : nil
-        return Tools(initdb: initdb, pgCtl: pgCtl,
+        // util-linux, like runuser: on every Debian system.
+        let setsid = try ProcessRunner.locate("setsid", in: ["/usr/bin", "/bin"], environment: environment)
+        return Tools(initdb: initdb, postgres: postgres, setsid: setsid,
                      runner: ProcessRunner(environment: childEnvironment, workingDirectory: directory, runAsUser: runAs))
     }
 
@@ -186,6 +310,10 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             attributes[.groupOwnerAccountID] = NSNumber(value: account.pointee.pw_gid)
         }
         try fm.setAttributes(attributes, ofItemAtPath: directory)
+    }
+
+    /// Before the first initdb: as root, the `postgres` user must be able to reach the directory.
+    private func checkReachable(runner: ProcessRunner) throws {
         if runner.runAsUser != nil, !(try runner.run("/usr/bin/test", ["-w", directory, "-a", "-x", directory]).succeeded) {
             throw EmbeddedPostgresError("""
                 the embedded PostgreSQL runs as the `postgres` user (it refuses to run as root), but that user \
@@ -219,9 +347,16 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         try handle.write(contentsOf: Data(settings.utf8))
     }
 
-    /// Creates the `beamsync` database unless it exists (another process may race us: fine).
+    /// Creates the `beamsync` database unless it exists (another process may race us: fine). The
+    /// server is ready when this runs, so one connection to the database answers the question.
     private func ensureDatabase() async throws {
-        let admin = try await connectWithRetry(database: "postgres")
+        do {
+            await (try await PGConnection.connect(conninfo: conninfo(database: Self.databaseName))).close()
+            return
+        } catch let error as PostgresError where error.kind == .connectionFailed && error.message.contains("does not exist") {
+            // first use of this cluster: create it below
+        }
+        let admin = try await PGConnection.connect(conninfo: conninfo(database: "postgres"))
         do {
             let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [.text(Self.databaseName)])
             if exists.isEmpty {
@@ -231,19 +366,6 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             // created concurrently by another process: fine
         }
         await admin.close()
-    }
-
-    /// A reused cluster may still be starting up (another process's pg_ctl start): retry briefly.
-    private func connectWithRetry(database: String) async throws -> PGConnection {
-        var attempt = 0
-        while true {
-            do {
-                return try await PGConnection.connect(conninfo: conninfo(database: database))
-            } catch let error as PostgresError where error.kind == .connectionFailed && attempt < 50 {
-                attempt += 1
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
     }
 }
 

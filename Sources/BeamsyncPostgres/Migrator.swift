@@ -49,6 +49,17 @@ public struct Migrator: Sendable {
         return try check(applied: exists ? try await Self.applied(conn) : [])
     }
 
+    /// Where the database stands, read-only: nothing applied yet, current, or behind this binary.
+    /// Throws like `migrate` when the database is newer or its history disagrees.
+    public func state(_ conn: PGConnection) async throws -> SchemaState {
+        let pending = try await pending(conn)
+        if pending.isEmpty { return .current }
+        if pending.count == migrations.count { return .absent }
+        let waiting = Set(pending.map(\.version))
+        let applied = migrations.map(\.version).filter { !waiting.contains($0) }.max() ?? 0
+        return .outdated(version: applied, latest: migrations.last?.version ?? 0)
+    }
+
     /// What the database records as applied, in version order.
     public static func applied(_ conn: PGConnection) async throws -> [AppliedMigration] {
         try await conn.query("SELECT version, name, checksum FROM beamsync_schema_migrations ORDER BY version")
@@ -81,6 +92,15 @@ public struct Migrator: Sendable {
         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )
     """
+}
+
+/// How a database's schema compares with the migrations a binary carries.
+public enum SchemaState: Sendable, Equatable {
+    /// No migration applied: a database that was never migrated.
+    case absent
+    case current
+    /// Some migrations applied, later ones not yet.
+    case outdated(version: Int, latest: Int)
 }
 
 public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible {

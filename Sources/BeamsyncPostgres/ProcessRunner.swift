@@ -1,6 +1,6 @@
 import Foundation
 
-/// Runs helper programs (initdb, pg_ctl, runuser) to completion and captures their output.
+/// Runs helper programs (initdb, runuser, the server's start) to completion and captures their output.
 /// Blocking: call it from a `BlockingThread`, never from the cooperative pool.
 struct ProcessRunner {
     struct Outcome {
@@ -14,7 +14,7 @@ struct ProcessRunner {
     /// When set, commands run as this user via `runuser -u USER --` (PostgreSQL refuses root).
     var runAsUser: String?
 
-    /// - Parameter daemonizes: the command leaves a background process behind (`pg_ctl start`).
+    /// - Parameter daemonizes: the command leaves a background process behind (the server).
     ///   Foundation's Process notices a child's exit when a socket the child inherited reaches
     ///   EOF; a daemon grandchild inherits it too and would make `waitUntilExit` hang forever.
     ///   So such a command runs under a shell that first closes every descriptor above 2.
@@ -33,7 +33,7 @@ struct ProcessRunner {
         process.arguments = Array(command.dropFirst())
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        // Output goes to a file, not a pipe: pg_ctl's server child could otherwise keep a pipe
+        // Output goes to a file, not a pipe: a server child could otherwise keep a pipe
         // open, and a full pipe would block the child while we wait for it to exit.
         let capture = FileManager.default.temporaryDirectory
             .appendingPathComponent("beamsync-\(UUID().uuidString).out")

@@ -17,7 +17,35 @@ extension Migrator {
     public static var beamsync: Migrator { Migrator(migrations: BeamsyncMigrations.all) }
 
     /// Runs pending migrations (they take their own lock); only reads when the schema is current.
+    /// For the commands that may change the schema: apply, run, migrate, executions create and cancel.
     public func migrateIfPending(_ conn: PGConnection) async throws {
         if try await !pending(conn).isEmpty { _ = try await migrate(conn) }
+    }
+
+    /// For the commands that only read (plan, status, executions list and show, sources list):
+    /// true when the schema is current, false when it was never created; an older schema is
+    /// reported (`SchemaOutdated`), never migrated.
+    public func readableSchema(_ conn: PGConnection) async throws -> Bool {
+        switch try await state(conn) {
+        case .current: return true
+        case .absent: return false
+        case let .outdated(version, latest): throw SchemaOutdated(version: version, latest: latest)
+        }
+    }
+}
+
+/// A command that only reads met a schema older than this binary's.
+public struct SchemaOutdated: Error, Sendable, Equatable, CustomStringConvertible {
+    public var version: Int
+    public var latest: Int
+
+    public init(version: Int, latest: Int) {
+        self.version = version
+        self.latest = latest
+    }
+
+    public var description: String {
+        "the database's beamsync schema is at version \(version) and this beamsync needs version \(latest); commands that only read "
+            + "never migrate it: run `beamsync migrate` (or `beamsync apply` or `beamsync run`, which migrate) with a role that may create tables"
     }
 }

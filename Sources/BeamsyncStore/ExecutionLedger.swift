@@ -104,6 +104,8 @@ public struct ExecutionLedger: Sendable {
     public static let leaseThreshold: Duration = .seconds(60)
     /// NOTIFY channel for every recorded step (payload: `<id> <status> <step>`), for watchers.
     public static let eventChannel = "beamsync_execution_events"
+    /// The step an execution ends at when cancelled (the engine's `CommonStep.cancelled`).
+    public static let cancelledStep = "cancelled"
 
     public init(conn: PGConnection) { self.conn = conn }
 
@@ -355,9 +357,14 @@ public struct ExecutionLedger: Sendable {
     ///
     /// One round trip (the lock and the pick are two statements of one implicit transaction), so
     /// it may share a connection with other single statements of concurrent tasks.
-    public func due(limit: Int = 16, lease: Duration = .seconds(300), heldRecheck: Duration = .seconds(30)) async throws -> [ExecutionRecord] {
-        // Only numbers are spliced in (a multi-statement query takes no parameters).
+    ///
+    /// `only` limits the hand-over to one execution (a foreground `executions create` runs its own
+    /// execution and nobody else's); the others are neither picked nor given a waiting reason.
+    public func due(limit: Int = 16, lease: Duration = .seconds(300), heldRecheck: Duration = .seconds(30),
+                    only: UUID? = nil) async throws -> [ExecutionRecord] {
+        // Only numbers and a UUID's hex digits are spliced in (a multi-statement query takes no parameters).
         let count = max(1, limit)
+        let onlyThis = only.map { " AND uuid = '\($0.uuidString.lowercased())'::uuid" } ?? ""
         let leaseSeconds = Self.seconds(lease)
         let recheckSeconds = Self.seconds(heldRecheck)
         return try await conn.execute("""
@@ -390,14 +397,14 @@ public struct ExecutionLedger: Sendable {
                 WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
                   AND (next_poll_at IS NULL OR next_poll_at <= now()
                        OR uuid IN (SELECT uuid FROM waiting WHERE in_progress + place <= cap))
-                  AND uuid NOT IN (SELECT uuid FROM held)
+                  AND uuid NOT IN (SELECT uuid FROM held)\(onlyThis)
                 ORDER BY next_poll_at NULLS FIRST, created_at
                 LIMIT \(count)
                 FOR UPDATE SKIP LOCKED
             ), waited AS (
                 UPDATE executions e SET waiting_reason = held.reason,
                                         next_poll_at = now() + make_interval(secs => \(recheckSeconds))
-                FROM held WHERE e.uuid = held.uuid
+                FROM held WHERE e.uuid = held.uuid\(onlyThis.replacingOccurrences(of: "uuid =", with: "e.uuid ="))
                 RETURNING e.uuid, held.reason, held.waiting_reason IS DISTINCT FROM held.reason AS changed
             ), waiting_events AS (
                 INSERT INTO execution_events (execution_id, step, status, detail)
@@ -418,12 +425,12 @@ public struct ExecutionLedger: Sendable {
     /// The advisory lock `due` takes so that runners admit executions one at a time.
     public static let admissionLockName = "beamsync:admission"
 
-    /// When the next non-terminal execution falls due (nil: none is waiting).
-    public func nextDueAt() async throws -> Date? {
+    /// When the next non-terminal execution (or `only` that one) falls due (nil: none is waiting).
+    public func nextDueAt(only: UUID? = nil) async throws -> Date? {
         try await conn.query("""
             SELECT min(COALESCE(next_poll_at, '-infinity')) AS at FROM executions
-            WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying')
-            """).first?.optionalDate("at")
+            WHERE status IN ('pending', 'running', 'awaiting_scheduler', 'retrying') AND ($1::uuid IS NULL OR uuid = $1::uuid)
+            """, [only.map(PGValue.uuid)]).first?.optionalDate("at")
     }
 
     // MARK: Status changes
@@ -625,10 +632,13 @@ public struct ExecutionLedger: Sendable {
             """, [.uuid(id), .double(Self.seconds(retryIn))])
     }
 
-    /// Asks the runner to cancel. Terminal executions refuse; asking twice is harmless. The runner
-    /// cancels the backend work and then records `cancelled`. The execution becomes due at once,
-    /// unless a runner holds it (its `next_poll_at` is a lease more than `leaseThreshold` ahead):
-    /// then that runner's next step, which is due immediately, handles the cancel.
+    /// Asks the runner to cancel. Terminal executions refuse; asking twice is harmless. A `pending`
+    /// execution has sent nothing to any backend (every driver records its first step before its
+    /// first call), so it ends `cancelled` at once, runner or not; a runner that took it meanwhile
+    /// finds it moved and leaves it. Otherwise the runner cancels the backend work and then
+    /// records `cancelled`: the execution becomes due at once, unless a runner holds it (its
+    /// `next_poll_at` is a lease more than `leaseThreshold` ahead), when that runner's next step,
+    /// which is due immediately, handles the cancel.
     @discardableResult
     public func requestCancel(idOrName: String, actor: String) async throws -> ExecutionRecord {
         guard let found = try await get(idOrName: idOrName) else { throw ExecutionLedgerError.executionNotFound(idOrName) }
@@ -638,6 +648,12 @@ public struct ExecutionLedger: Sendable {
             }
             let current = try ExecutionRecord(row: row)
             if current.isTerminal { throw ExecutionLedgerError.alreadyTerminal(execution: current.name, status: current.status) }
+            if current.status == .pending {
+                _ = try await conn.query("UPDATE executions SET cancel_requested_at = now() WHERE uuid = $1::uuid", [.uuid(current.id)])
+                return try await ExecutionLedger(conn: conn).transition(current.id, expecting: (current.status, current.step), ExecutionTransition(
+                    status: .cancelled, step: Self.cancelledStep,
+                    message: "cancelled by \(actor) before any runner started it; nothing was sent to a backend"))
+            }
             if current.cancelRequestedAt != nil { return current }
             let updated = try await conn.query("""
                 UPDATE executions SET cancel_requested_at = now(), updated_at = now(),

@@ -199,14 +199,45 @@ public struct SourceStatusStore: Sendable {
         return r.affectedRows
     }
 
-    /// Asks the controller to reconcile now (it listens on `beamsync_reconcile`).
+    /// Asks the controller to reconcile now (it listens on `beamsync_reconcile`). Suspended
+    /// sources are left alone (the controller would not reconcile them): the count is of those asked.
     @discardableResult
     public func requestReconcile(url: String? = nil) async throws -> Int {
         let r = try await conn.query("""
-            UPDATE gitops_sources SET reconcile_requested_at = now(), next_attempt_at = NULL WHERE $1::text IS NULL OR url = $1::text
+            UPDATE gitops_sources SET reconcile_requested_at = now(), next_attempt_at = NULL
+            WHERE NOT suspended AND ($1::text IS NULL OR url = $1::text)
             """, [url.map(PGValue.text)])
         try await conn.notify(Self.reconcileChannel, payload: url ?? "")
         return r.affectedRows
+    }
+
+    /// Every source, or those with this url, in id order.
+    public func sources(url: String?) async throws -> [SourceStatus] {
+        try await all().filter { url == nil || $0.url == url }
+    }
+
+    /// Forgets sources nobody follows any more (a repository that moved, a branch that was
+    /// renamed): their status and run history go; the objects they applied stay managed. A
+    /// controller that still follows one registers it again on its next pass.
+    public func remove(url: String, branch: String?, path: String?) async throws -> [SourceStatus] {
+        try await conn.transaction { conn in
+            let doomed = try await conn.query("""
+                SELECT id FROM gitops_sources
+                WHERE url = $1 AND ($2::text IS NULL OR branch = $2::text) AND ($3::text IS NULL OR path = $3::text)
+                FOR UPDATE
+                """, [.text(url), branch.map(PGValue.text), path.map(PGValue.text)]).rows.map { try $0.int64("id") }
+            for id in doomed {
+                _ = try await conn.query("DELETE FROM gitops_sync_runs WHERE source_id = $1", [.int(id)])
+                _ = try await conn.query("UPDATE gitops_objects SET source_id = NULL WHERE source_id = $1", [.int(id)])
+            }
+            let removed = try await conn.query("""
+                DELETE FROM gitops_sources
+                WHERE url = $1 AND ($2::text IS NULL OR branch = $2::text) AND ($3::text IS NULL OR path = $3::text)
+                RETURNING \(Self.columns)
+                """, [.text(url), branch.map(PGValue.text), path.map(PGValue.text)], name: "remove sources")
+                .rows.map(Self.decode)
+            return removed
+        }
     }
 
     static func decode(_ row: PGRow) throws -> SourceStatus {

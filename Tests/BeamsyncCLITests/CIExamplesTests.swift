@@ -143,12 +143,9 @@ struct CIExamplesTests {
         let log = results.map { "--- \($0.name): \($0.status)\n\($0.output)" }.joined(separator: "\n")
         #expect(results.first?.status == 0 && results.last?.status != 0, "the job fails: \(log)")
         #expect(results.first?.output.contains("profiles/beta.yaml") == true, "the plan step's log names the error: \(log)")
-        // Needs `plan --format markdown` to print a comment for a head that does not validate.
-        withKnownIssue("plan --format markdown prints nothing when the head does not validate") {
-            let body = runner.postedComments.joined()
-            #expect(body.hasPrefix("<!-- beamsync-plan -->") && body.contains("Validation failed")
-                    && body.contains("profiles/beta.yaml") && body.contains("num_par"), "\(log)\n\(body)")
-        }
+        let body = runner.postedComments.joined()
+        #expect(body.hasPrefix("<!-- beamsync-plan -->") && body.contains("Validation failed")
+                && body.contains("profiles/beta.yaml") && body.contains("num_par"), "\(log)\n\(body)")
         await db.drop()
     }
 
@@ -217,12 +214,9 @@ struct CIExamplesTests {
         defer { api.stop() }
         let result = try runGitLabJob(runner, pr: pr, databaseURL: db.url, api: api)
         #expect(result.status != 0 && result.output.contains("profiles/beta.yaml"), "the job fails and its log names the error: \(result.output)")
-        // Needs `plan --format markdown` to print a note for a head that does not validate.
-        withKnownIssue("plan --format markdown prints nothing when the head does not validate") {
-            let body = api.requests.last { $0.method != "GET" }.map(noteBody) ?? ""
-            #expect(body.hasPrefix("<!-- beamsync-plan -->") && body.contains("Validation failed")
-                    && body.contains("profiles/beta.yaml") && body.contains("num_par"), "\(result.output)\n\(body)")
-        }
+        let body = api.requests.last { $0.method != "GET" }.map(noteBody) ?? ""
+        #expect(body.hasPrefix("<!-- beamsync-plan -->") && body.contains("Validation failed")
+                && body.contains("profiles/beta.yaml") && body.contains("num_par"), "\(result.output)\n\(body)")
         await db.drop()
     }
 }

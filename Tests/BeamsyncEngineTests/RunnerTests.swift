@@ -156,6 +156,9 @@ struct RunnerLedgerTests {
             try await h.restProfile("dim", isDefault: true)
             let runner = h.runner(testRunnerConfiguration(real: false))
             let cancelled = try await h.create("HelloWorld", name: "c")
+            // Past pending (a pending execution is cancelled by the ledger alone), so the driver cancels it.
+            _ = await runner.runOnce()
+            #expect(try await h.record(cancelled.id).status == .running)
             try await h.ledger.requestCancel(idOrName: "c", actor: "test")
             let a = try await h.drive(runner, cancelled.id)
             #expect(a.status == .cancelled && a.backend == .simulated)

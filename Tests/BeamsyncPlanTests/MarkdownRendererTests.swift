@@ -29,7 +29,8 @@ struct MarkdownRendererTests {
         let old = try desired(files)
         for i in 0..<300 { files["profiles/p\(i).yaml"] = profile("p\(i)", port: 9001) }
         let plan = Planner().plan(desired: try desired(files), live: applied(old), source: "x")
-        let parts = MarkdownRenderer(maxPartLength: 10_000).render(plan)
+        // Detailed blocks and no cap on parts: this is about where parts are cut.
+        let parts = MarkdownRenderer(maxPartLength: 10_000, maxParts: 100, compactThreshold: 1_000).render(plan)
         #expect(parts.count > 2)
         for (i, part) in parts.enumerated() {
             #expect(part.count <= 10_000)

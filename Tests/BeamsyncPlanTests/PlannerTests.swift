@@ -113,7 +113,7 @@ struct PlannerTests {
         let new = try desired(["profiles/a.yaml": profile("a")])
         var live = applied(old)
         let kept = Planner().plan(desired: new, live: live, source: "test")
-        #expect(kept.summary.delete == 0 && kept.diagnostics.warnings.contains { $0.code == .pruneGuard })
+        #expect(kept.summary.delete == 0 && kept.diagnostics.warnings.contains { $0.code == .notPruned })
         let pruned = Planner(options: PlanOptions(prune: true)).plan(desired: new, live: live, source: "test")
         #expect(pruned.effectiveChanges.map(\.action) == [.delete] && pruned.changes.last?.name == "b")
         live.executions = [LiveExecution(name: "run", projectModule: "w", profileID: live.profiles[1].id, status: .running)]

@@ -197,13 +197,20 @@ struct ExecutionLedgerTransitionTests {
         }
     }
 
-    @Test("cancel is recorded as a request; a terminal execution refuses it")
+    @Test("cancel ends a pending execution at once, is a request for one under way, and a terminal execution refuses it")
     func cancelRequests() async throws {
         try await withLedger { ledger, conn, _ in
             try await insertProfile(conn, "p", isDefault: true)
+            let waiting = try await ledger.create(request("w"))
+            let ended = try await ledger.requestCancel(idOrName: "w", actor: "tester")
+            #expect(ended.status == .cancelled && ended.cancelRequestedAt != nil && ended.completedAt != nil && ended.nextPollAt == nil)
+            let last = try #require(try await ledger.events(of: waiting.id).last)
+            #expect(last.step == "cancelled" && last.message == "cancelled by tester before any runner started it; nothing was sent to a backend")
+
             let e = try await ledger.create(request("c"))
+            try await ledger.transition(e.id, ExecutionTransition(status: .running, step: "deployed", message: "x"))
             let asked = try await ledger.requestCancel(idOrName: "c", actor: "tester")
-            #expect(asked.cancelRequestedAt != nil && asked.status == .pending)
+            #expect(asked.cancelRequestedAt != nil && asked.status == .running)
             #expect(try await ledger.events(of: e.id).last?.message == "cancel requested by tester")
             try await ledger.transition(e.id, ExecutionTransition(status: .cancelled, step: "cancelled", message: "ok"))
             await #expect(throws: ExecutionLedgerError.alreadyTerminal(execution: "c", status: .cancelled)) {
@@ -219,9 +226,11 @@ struct ExecutionLedgerTransitionTests {
     func cancelRespectsLease() async throws {
         try await withLedger { ledger, conn, _ in
             try await insertProfile(conn, "p", isDefault: true)
-            _ = try await ledger.create(request("held"))
+            let held = try await ledger.create(request("held"))
             let waiting = try await ledger.create(request("waiting"))
             #expect(try await ledger.due(limit: 2).count == 2)
+            // Both under way (a pending one is cancelled by the ledger itself); a runner holds the first.
+            try await ledger.transition(held.id, ExecutionTransition(status: .running, step: "deployed", message: "x", nextPollIn: .seconds(300)))
             try await ledger.transition(waiting.id, ExecutionTransition(status: .running, step: "deployed", message: "x", nextPollIn: .seconds(10)))
             try await ledger.requestCancel(idOrName: "held", actor: "t")
             try await ledger.requestCancel(idOrName: "waiting", actor: "t")

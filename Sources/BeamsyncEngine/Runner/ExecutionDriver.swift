@@ -67,10 +67,14 @@ public struct DriverContext: Sendable {
     public let translations: HostGate
     /// The runner's SSH session pool, key policy and job pollers for `slurm_remote`.
     public let slurm: SlurmBackend
+    /// Log each execution that ends ("execution finished"): the controller's runner does, a
+    /// foreground runner prints the events instead.
+    public let reportsLifecycle: Bool
 
     public init(ledger: ExecutionLedger, http: HTTPClient, configuration: RunnerConfiguration, clock: any WallClock,
                 logger: RunnerLogger?, random: @escaping @Sendable () -> Double, graphs: PreparedGraphs, translations: HostGate,
-                slurm: SlurmBackend) {
+                slurm: SlurmBackend, reportsLifecycle: Bool = false) {
+        self.reportsLifecycle = reportsLifecycle
         self.ledger = ledger
         self.http = http
         self.configuration = configuration
@@ -84,7 +88,14 @@ public struct DriverContext: Sendable {
 
     /// Records `change` if the execution is still where it was read.
     public func move(_ e: ExecutionRecord, _ change: ExecutionTransition) async throws {
-        try await ledger.transition(e.id, expecting: (e.status, e.step), change)
+        let moved = try await ledger.transition(e.id, expecting: (e.status, e.step), change)
+        reportEnd(moved)
+    }
+
+    private func reportEnd(_ record: ExecutionRecord) {
+        guard reportsLifecycle, record.isTerminal else { return }
+        log(record.status == .failed ? .warning : .info, "execution finished",
+            ["execution": record.name, "status": record.status.rawValue, "step": record.step ?? "-"])
     }
 
     /// Ends the execution as failed with `message`.
@@ -92,11 +103,12 @@ public struct DriverContext: Sendable {
                      submission: SubmissionState? = nil, detail: [String: JSONValue] = [:], failedDrops: JSONValue? = nil,
                      daliugeState: String? = nil, schedulerState: String? = nil) async throws {
         log(.warning, "execution \(e.name) failed: \(message)")
-        try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
+        let failed = try await ledger.transition(e.id, expecting: (e.status, e.step), ExecutionTransition(
             status: .failed, step: CommonStep.failed.rawValue, message: message, detail: detail,
             submissionState: submission ?? (e.submissionState == .submitted ? nil : .failed),
             schedulerState: schedulerState, backend: backend, daliugeState: daliugeState, lastError: message,
             failedDrops: failedDrops))
+        reportEnd(failed)
     }
 
     /// `delay` scaled by a random factor in 1 ± the poll jitter.

@@ -38,14 +38,19 @@ public actor ExecutionRunner {
     /// The SSH session pool (one session per login node), key policy and job pollers every
     /// `slurm_remote` execution of this runner shares.
     public nonisolated let slurm: SlurmBackend
+    /// When set, the runner advances this execution only (a foreground `executions create`):
+    /// other executions wait for a runner that works through the whole ledger, with that runner's
+    /// backend settings.
+    public let only: UUID?
 
     /// `environment` decides the backends (`BEAMPIPE_USE_REAL_BACKENDS`) unless `configuration`
     /// is given.
     public init(conninfo: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                configuration: RunnerConfiguration? = nil, logger: RunnerLogger? = nil,
+                configuration: RunnerConfiguration? = nil, logger: RunnerLogger? = nil, only: UUID? = nil,
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, clock: any WallClock = SystemWallClock()) {
         var configuration = configuration ?? RunnerConfiguration(environment: environment)
         configuration.concurrency = max(1, configuration.concurrency)
+        self.only = only
         self.conninfo = conninfo
         self.configuration = configuration
         self.logger = logger
@@ -98,8 +103,10 @@ public actor ExecutionRunner {
     /// safely by whoever takes them next); when `done` ends the loop, they finish first.
     public func run(until done: @Sendable () async -> Bool = { false }) async {
         let bell = Doorbell()
+        // The listener's session is the runner's presence (`RunnerPresence`) while the loop runs.
+        let applicationName = only == nil ? RunnerPresence.applicationName : RunnerPresence.foregroundApplicationName
         let listener = Task.detached { [conninfo, logger] in
-            await Self.listenForWakeUps(conninfo: conninfo, logger: logger, bell: bell)
+            await Self.listenForWakeUps(conninfo: conninfo, applicationName: applicationName, logger: logger, bell: bell)
         }
         defer { listener.cancel() }
         await withDiscardingTaskGroup { group in
@@ -123,7 +130,7 @@ public actor ExecutionRunner {
                 if await done() || Task.isCancelled { break }
                 if taken > 0 && taken == asked { continue }  // there may be more
                 var wait = configuration.idleWait
-                if active < configuration.concurrency, let next = try? await control().nextDueAt() {
+                if active < configuration.concurrency, let next = try? await control().nextDueAt(only: only) {
                     let until = Duration.milliseconds(Int64((next.timeIntervalSinceNow * 1000).rounded(.up)))
                     // Due already but not handed over (another runner's pick holds it): look again shortly.
                     wait = min(wait, until > .zero ? until : .milliseconds(20))
@@ -138,7 +145,7 @@ public actor ExecutionRunner {
     /// Due executions from the control connection; [] (logged) when the database fails.
     private func takeDue(limit: Int) async -> [ExecutionRecord] {
         do {
-            return try await control().due(limit: limit, lease: configuration.lease, heldRecheck: configuration.admissionRecheck)
+            return try await control().due(limit: limit, lease: configuration.lease, heldRecheck: configuration.admissionRecheck, only: only)
         } catch {
             log(.error, "runner pass failed: \(error)")
             if connection?.isBroken ?? false { connection = nil }
@@ -174,9 +181,9 @@ public actor ExecutionRunner {
     }
 
     /// Rings `bell` for every `NOTIFY beamsync_executions`; reconnects after failures.
-    private static func listenForWakeUps(conninfo: String, logger: RunnerLogger?, bell: Doorbell) async {
+    private static func listenForWakeUps(conninfo: String, applicationName: String, logger: RunnerLogger?, bell: Doorbell) async {
         while !Task.isCancelled {
-            guard let listener = try? await PGConnection.connect(conninfo: conninfo) else {
+            guard let listener = try? await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": applicationName]) else {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
@@ -219,8 +226,15 @@ public actor ExecutionRunner {
     }
 
     private func step(_ e: ExecutionRecord, ledger: ExecutionLedger) async throws {
+        // A foreground runner prints the execution's events itself; the controller's runner logs
+        // the executions it takes up and (in `DriverContext`) how they end.
+        let reportsLifecycle = only == nil
+        if reportsLifecycle && e.status == .pending && e.startedAt == nil && e.cancelRequestedAt == nil {
+            log(.info, "execution started", ["execution": e.name, "project": e.projectModule, "profile": e.profileName ?? "-",
+                                             "backend": configuration.useRealBackends ? "real" : "simulated"])
+        }
         let context = DriverContext(ledger: ledger, http: http, configuration: configuration, clock: clock, logger: logger,
-                                    random: random, graphs: graphs, translations: translations, slurm: slurm)
+                                    random: random, graphs: graphs, translations: translations, slurm: slurm, reportsLifecycle: reportsLifecycle)
         switch ExecutionDrivers.driver(for: e, configuration: configuration, http: http) {
         case .success(let driver):
             try await driver.resume(e, in: context)
