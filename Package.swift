@@ -52,14 +52,16 @@ let package = Package(
         // The execution engine: drivers, HTTP (libcurl), DALiuGE clients, the runner.
         .target(name: "BeamsyncEngine", dependencies: ["BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime", "CCurl"]),
         // The application layer: every operation the CLI, the controller and the HTTP API share.
-        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit"]),
+        .target(name: "BeamsyncOperations", dependencies: ["BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit",
+                                                          "BeamsyncTime"]),
         // The reconcile loop, leader election, metrics and the swift-service-lifecycle services.
         .target(name: "BeamsyncController", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
             "BeamsyncTime", logging, prometheus, serviceLifecycle,
         ]),
         // Hummingbird routes: webhooks, health, metrics, status.
-        .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", hummingbird, crypto, logging]),
+        .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel",
+                                                      "BeamsyncTime", hummingbird, crypto, logging]),
         // The command line: parse, call the application layer, render.
         .target(name: "BeamsyncCLI", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", "BeamsyncOperations",
@@ -85,7 +87,8 @@ let package = Package(
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore"]),
-        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController"]),
+        .testTarget(name: "BeamsyncControllerTests", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncPostgres",
+                                                                    "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncServerTests", dependencies: [
             "BeamsyncServer", "BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel", hummingbird, logging,
             .product(name: "HummingbirdTesting", package: "hummingbird"),

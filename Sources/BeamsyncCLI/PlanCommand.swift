@@ -14,7 +14,8 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             Reads the desired state, compares it with PostgreSQL and prints the changes. A read-only \
             database role is enough once the schema exists. With --detailed-exitcode the exit code \
-            is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's convention).
+            is 0 for no changes, 1 for an error and 2 when there are changes or objects changed \
+            outside git (drift), after Terraform's convention.
             """
     )
 
@@ -28,7 +29,7 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Save the plan as JSON to this file, for `apply --plan`.")
     var out: String?
 
-    @Flag(help: "Exit 0 when there are no changes, 2 when there are changes, 1 on error.")
+    @Flag(help: "Exit 0 when there are no changes, 2 when there are changes or drift, 1 on error.")
     var detailedExitcode = false
 
     @Option(help: "With --repo: also show what the change does relative to this base ref (for pull requests).")
@@ -56,7 +57,7 @@ struct PlanCommand: AsyncParsableCommand {
         if let out { try PlanFile.write(plan, to: out) }
         print(PlanOutput.render(plan, format: format), terminator: "")
         if plan.hasErrors { throw ExitCode(1) }
-        if detailedExitcode && plan.summary.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && plan.summary.hasChangesOrDrift { throw ExitCode(2) }
     }
 }
 
@@ -153,6 +154,6 @@ extension PlanCommand {
             print(PlanOutput.render(review.plan, format: .text), terminator: "")
         }
         if review.plan.hasErrors || review.changeSet.hasErrors { throw ExitCode(1) }
-        if detailedExitcode && review.plan.summary.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && review.plan.summary.hasChangesOrDrift { throw ExitCode(2) }
     }
 }

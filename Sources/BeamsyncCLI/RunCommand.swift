@@ -118,13 +118,24 @@ struct RunCommand: AsyncParsableCommand {
         let metrics = ControllerMetrics()
         let controller = Controller(source: source, conninfo: conninfo, options: options, metrics: metrics, logger: logger, cache: cache)
         let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: 2)
-        let deps = ServerDependencies(
-            metrics: metrics, secrets: secrets, wake: { controller.wake() },
+        var deps = ServerDependencies(
+            metrics: metrics, secrets: secrets, wake: { controller.wake(.webhook) },
             status: {
                 let leader = await controller.isLeader
                 return try await pool.withConnection { conn in try await GitOpsStatus.read(conn: conn, leader: leader) }
             },
             databaseReady: { (try? await pool.withConnection { conn in try await conn.query("SELECT 1") }) != nil })
+        deps.overview = { query in
+            let leader = await controller.isLeader
+            return try await pool.withConnection { conn in try await StatusOverview.read(conn: conn, leader: leader, inventory: query) }
+        }
+        deps.recordDelivery = { delivery in
+            do {
+                try await pool.withConnection { conn in try await WebhookDeliveryLog(conn: conn).record(delivery) }
+            } catch {
+                logger.warning("webhook delivery not recorded", metadata: ["error": .string("\(error)")])
+            }
+        }
         let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
         logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])

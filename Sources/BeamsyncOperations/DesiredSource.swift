@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncStore
 
 /// The files of one revision of the desired state, and how to name it.
 public struct SourceSnapshot: Sendable {
@@ -12,13 +13,17 @@ public struct SourceSnapshot: Sendable {
     public var readDiagnostics: [Diagnostic]
     /// Prepended to file names in diagnostics, so a directory's errors name paths the user can open.
     public var displayPrefix: String
+    /// The commit's subject and time (nil for a working directory).
+    public var commit: CommitDescription?
 
-    public init(revision: String?, label: String, files: [SourceFile], readDiagnostics: [Diagnostic] = [], displayPrefix: String = "") {
+    public init(revision: String?, label: String, files: [SourceFile], readDiagnostics: [Diagnostic] = [], displayPrefix: String = "",
+                commit: CommitDescription? = nil) {
         self.revision = revision
         self.label = label
         self.files = files
         self.readDiagnostics = readDiagnostics
         self.displayPrefix = displayPrefix
+        self.commit = commit
     }
 }
 

@@ -22,7 +22,11 @@ public struct MarkdownRenderer: Sendable {
         let s = plan.summary
         head += "| create | change | delete | trigger | unchanged |\n|---:|---:|---:|---:|---:|\n"
         head += "| \(s.create) | \(s.update) | \(s.delete) | \(s.trigger) | \(s.unchanged) |\n\n"
-        if !s.hasChanges { head += "No changes: the database already matches this revision.\n" }
+        if !s.hasChanges && !plan.remainingDrift.isEmpty {
+            head += "No changes to apply, but \(plan.remainingDrift.count) object(s) were changed outside git (see the warnings).\n"
+        } else if !s.hasChanges {
+            head += "No changes: the database already matches this revision.\n"
+        }
 
         var blocks: [String] = []
         for c in plan.effectiveChanges { blocks.append(block(for: c)) }

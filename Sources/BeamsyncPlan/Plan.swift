@@ -65,12 +65,16 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     public var graphSHA256: String?
     /// For triggered executions: the graph file's bytes (base64), so a saved plan runs exactly them.
     public var graphContent: String?
+    /// Set when the live row was changed outside git: the dotted paths that differ from what
+    /// beamsync applied (empty when unknown, as when the document changed as well). nil otherwise.
+    public var driftedFields: [String]?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, action, reason, before, after, origin
         case defaultTransition = "default_transition", liveID = "live_id", liveRevision = "live_revision"
         case beforeSHA256 = "before_sha256", afterSHA256 = "after_sha256", fieldChanges = "field_changes", graphSHA256 = "graph_sha256"
         case graphContent = "graph_content_base64"
+        case driftedFields = "drifted_fields"
     }
 
     public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,
@@ -118,6 +122,8 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var drifted = 0
 
     public var hasChanges: Bool { create + update + delete + trigger > 0 }
+    /// What `plan --detailed-exitcode` reports as 2: changes to make, or objects changed outside git.
+    public var hasChangesOrDrift: Bool { hasChanges || drifted > 0 }
 }
 
 /// The result of planning: pure data, Codable, stable for `--format json` and `--out FILE`.
@@ -158,8 +164,14 @@ public struct Plan: Sendable, Codable {
             case .noOp: s.unchanged += 1
             }
         }
-        s.drifted = diagnostics.filter { $0.code == .drift }.count + changes.filter { $0.reason == .driftHealed }.count
+        s.drifted = changes.filter { $0.driftedFields != nil }.count
         return s
+    }
+
+    /// Objects that still differ from git once this plan is applied: changed outside git and
+    /// neither healed nor replaced by a new git version.
+    public var remainingDrift: [ResourceChange] {
+        changes.filter { $0.driftedFields != nil && $0.action == .noOp }
     }
 
     public var hasErrors: Bool { diagnostics.hasErrors }

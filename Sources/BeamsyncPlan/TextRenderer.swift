@@ -18,7 +18,11 @@ public struct TextRenderer: Sendable {
             return out
         }
         let changes = plan.effectiveChanges
-        if changes.isEmpty {
+        let drifted = plan.remainingDrift.count
+        if changes.isEmpty && drifted > 0 {
+            out += paint("No changes to apply,", .bold) + " but \(drifted) object\(drifted == 1 ? " was" : "s were") changed outside git"
+                + " (see the warnings); the database does not match \(plan.source).\n"
+        } else if changes.isEmpty {
             out += paint("No changes.", .bold) + " The database matches \(plan.source).\n"
         } else {
             out += "beamsync will make these changes (source: \(plan.source)):\n\n"

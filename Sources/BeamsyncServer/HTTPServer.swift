@@ -17,6 +17,10 @@ public struct ServerDependencies: Sendable {
     public var databaseReady: @Sendable () async -> Bool
     /// Webhook bodies larger than this are refused with 413.
     public var maxBodyBytes: Int = 1 << 20
+    /// What the status page at / shows (by default: the status document and nothing else).
+    public var overview: @Sendable (InventoryQuery) async throws -> StatusOverview
+    /// Keeps a record of each webhook request (by default: none).
+    public var recordDelivery: @Sendable (WebhookDelivery) async -> Void = { _ in }
 
     public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () -> Void,
                 status: @escaping @Sendable () async throws -> GitOpsStatus, databaseReady: @escaping @Sendable () async -> Bool) {
@@ -25,6 +29,7 @@ public struct ServerDependencies: Sendable {
         self.wake = wake
         self.status = status
         self.databaseReady = databaseReady
+        overview = { query in StatusOverview(status: try await status(), inventory: InventoryPage(query: query, rows: [], total: 0)) }
     }
 }
 
@@ -46,35 +51,38 @@ public enum BeamsyncHTTP {
         router.get("/api/v2/gitops/status") { _, _ -> Response in
             json(.ok, try await deps.status().json())
         }
-        router.get("/") { _, _ -> Response in
-            let status = try? await deps.status()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(status))))
+        router.get("/") { request, context -> Response in
+            await StatusPageRoute.respond(request, context: context, deps)
         }
         for provider in WebhookProvider.allCases {
             router.post("/hooks/\(provider.rawValue)") { request, _ -> Response in
                 var request = request
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                func delivered(_ result: String, _ status: HTTPResponse.Status, _ message: String?) async {
+                    deps.metrics.webhook(provider: provider.rawValue, result: result)
+                    await deps.recordDelivery(WebhookDelivery(provider: provider.rawValue, result: result, httpStatus: Int(status.code),
+                                                              event: provider.event(headers), delivery: provider.delivery(headers),
+                                                              message: message))
+                }
                 let body: ByteBuffer
                 do {
                     body = try await request.collectBody(upTo: deps.maxBodyBytes)
                 } catch {
-                    deps.metrics.webhook(provider: provider.rawValue, result: "too_large")
+                    await delivered("too_large", .contentTooLarge, "body larger than \(deps.maxBodyBytes) bytes")
                     return text(.contentTooLarge, "body larger than \(deps.maxBodyBytes) bytes\n")
                 }
-                var headers: [String: String] = [:]
-                for field in request.headers { headers[field.name.canonicalName] = field.value }
                 let verdict = WebhookAuthenticator.verify(provider, headers: headers, body: Array(buffer: body), secrets: deps.secrets)
                 switch verdict {
                 case .accepted:
-                    deps.metrics.webhook(provider: provider.rawValue, result: "accepted")
+                    await delivered("accepted", .accepted, nil)
                     deps.wake()
                     return text(.accepted, "reconcile requested\n")
                 case .disabled:
-                    deps.metrics.webhook(provider: provider.rawValue, result: "disabled")
+                    await delivered("disabled", .notFound, "no secret is configured")
                     return text(.notFound, "no secret is configured for \(provider.rawValue) webhooks\n")
                 case .rejected(let why):
-                    deps.metrics.webhook(provider: provider.rawValue, result: "rejected")
+                    await delivered("rejected", .unauthorized, why)
                     return text(.unauthorized, "\(why)\n")
                 }
             }
@@ -97,30 +105,5 @@ public enum BeamsyncHTTP {
     /// The application bound to `host:port`.
     public static func application(_ deps: ServerDependencies, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
         Application(router: router(deps), configuration: .init(address: .hostname(host, port: port), serverName: "beamsync"), logger: logger)
-    }
-}
-
-/// A small human status page.
-enum StatusPage {
-    static func html(_ status: GitOpsStatus?) -> String {
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
-        var rows = ""
-        for source in status?.sources ?? [] {
-            let s = source.status
-            let cells = [s.url, s.branch, s.path, s.status?.rawValue ?? "", s.reason?.rawValue ?? "", s.message ?? "",
-                         s.lastAppliedRevision ?? "", s.lastAttemptedRevision ?? ""]
-                .map { "<td>" + esc($0) + "</td>" }.joined()
-            rows += "<tr>\(cells)</tr>\n"
-        }
-        let leader = status == nil ? "status unavailable" : (status?.leader == true ? "yes" : "no")
-        return """
-            <!doctype html><html><head><meta charset="utf-8"><title>beamsync</title>
-            <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head>
-            <body><h1>beamsync</h1><p>leader: \(leader)</p>
-            <table><tr><th>url</th><th>branch</th><th>path</th><th>status</th><th>reason</th><th>message</th><th>applied</th><th>attempted</th></tr>
-            \(rows)</table><p><a href="/metrics">metrics</a> · <a href="/api/v2/gitops/status">status JSON</a></p></body></html>
-            """
     }
 }

@@ -7,6 +7,7 @@ public enum BeamsyncMigrations {
         Migration(version: 2, name: "live_version_and_source_status", sql: Migration0002.sql),
         Migration(version: 3, name: "execution_runner", sql: Migration0003.sql),
         Migration(version: 4, name: "inventory_row_versions", sql: Migration0004.sql),
+        Migration(version: 6, name: "drift_heartbeats_and_deliveries", sql: Migration0006.sql),
     ]
 }
 

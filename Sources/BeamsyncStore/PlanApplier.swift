@@ -156,7 +156,8 @@ public struct PlanApplier: Sendable {
                 removedInventory.append((c.kind, c.name))
             default:
                 let wroteRow = c.kind == .deploymentProfile && (c.action == .create || (c.action == .update && c.beforeSHA256 != c.afterSHA256))
-                inventory.append([.text(c.kind.rawValue), .text(c.name), c.origin.map { .text($0.file) }, c.origin?.blobID.map(PGValue.text),
+                inventory.append([.text(c.kind.rawValue), .text(c.name), c.origin.map { .text($0.file) }, c.origin.map { .int($0.line) },
+                                  c.origin?.blobID.map(PGValue.text),
                                   .text(c.afterSHA256 ?? ""), revision.map(PGValue.text), c.afterSHA256.map(PGValue.text),
                                   wroteRow ? .text(rowXmin) : nil, .int(xid)])
             }
@@ -307,17 +308,19 @@ public struct PlanApplier: Sendable {
         // COPY into a scratch table, then one upsert: fast for 10,000 rows, correct for re-created objects.
         _ = try await conn.execute("""
             CREATE TEMP TABLE IF NOT EXISTS beamsync_inventory_load
-                (kind TEXT, name TEXT, path TEXT, blob_id TEXT, spec_sha256 TEXT, applied_revision TEXT, live_hash TEXT,
+                (kind TEXT, name TEXT, path TEXT, line INTEGER, blob_id TEXT, spec_sha256 TEXT, applied_revision TEXT, live_hash TEXT,
                  row_xmin TEXT, written_xid BIGINT)
                 ON COMMIT DELETE ROWS
             """)
         _ = try await conn.copyIn(table: "beamsync_inventory_load",
-                                  columns: ["kind", "name", "path", "blob_id", "spec_sha256", "applied_revision", "live_hash", "row_xmin", "written_xid"],
+                                  columns: ["kind", "name", "path", "line", "blob_id", "spec_sha256", "applied_revision", "live_hash", "row_xmin",
+                                            "written_xid"],
                                   rows: rows)
         _ = try await conn.execute("""
-            INSERT INTO gitops_objects (kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, applied_at)
-            SELECT kind, name, path, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, now() FROM beamsync_inventory_load
-            ON CONFLICT (kind, name) DO UPDATE SET path = EXCLUDED.path, blob_id = EXCLUDED.blob_id, spec_sha256 = EXCLUDED.spec_sha256,
+            INSERT INTO gitops_objects (kind, name, path, line, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, applied_at)
+            SELECT kind, name, path, line, blob_id, spec_sha256, applied_revision, live_hash, row_xmin, written_xid, now() FROM beamsync_inventory_load
+            ON CONFLICT (kind, name) DO UPDATE SET path = EXCLUDED.path, line = EXCLUDED.line, blob_id = EXCLUDED.blob_id,
+                spec_sha256 = EXCLUDED.spec_sha256,
                 applied_revision = EXCLUDED.applied_revision, live_hash = EXCLUDED.live_hash, row_xmin = EXCLUDED.row_xmin,
                 written_xid = EXCLUDED.written_xid, applied_at = now()
             """)

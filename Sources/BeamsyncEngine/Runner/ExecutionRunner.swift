@@ -170,7 +170,8 @@ public actor ExecutionRunner {
     /// Rings `bell` for every `NOTIFY beamsync_executions`; reconnects after failures.
     private static func listenForWakeUps(conninfo: String, logger: RunnerLogger?, bell: Doorbell) async {
         while !Task.isCancelled {
-            guard let listener = try? await PGConnection.connect(conninfo: conninfo) else {
+            guard let listener = try? await PGConnection.connect(conninfo: conninfo,
+                                                                  overrides: ["application_name": RunnerPresence.listenerApplicationName]) else {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
@@ -230,14 +231,16 @@ public actor ExecutionRunner {
     /// The ledger on the control connection (single statements only).
     private func control() async throws -> ExecutionLedger {
         if let connection, !connection.isBroken { return ExecutionLedger(conn: connection) }
-        let conn = try await PGConnection.connect(conninfo: conninfo)
+        // The session's name is how others see that a runner is alive (`RunnerPresence`).
+        let conn = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": RunnerPresence.applicationName])
         connection = conn
         return ExecutionLedger(conn: conn)
     }
 
     private func workerPool() -> PGPool {
         if let workers { return workers }
-        let pool = PGPool(conninfo: conninfo, maxConnections: configuration.concurrency)
+        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": RunnerPresence.workerApplicationName],
+                          maxConnections: configuration.concurrency)
         workers = pool
         return pool
     }
