@@ -53,7 +53,9 @@ enum StatusText {
             for d in source.driftedObjects.prefix(10) {
                 line(style.paint("  drifted: \(visible(d.label))", .yellow) + " since \(time(d.detectedAt))")
             }
-            if let n = source.drift, n > min(10, source.driftedObjects.count) { line("  … \(n - min(10, source.driftedObjects.count)) more drifted objects") }
+            if let n = source.drift, !source.driftedObjects.isEmpty, n > min(10, source.driftedObjects.count) {
+                line("  … and \(n - min(10, source.driftedObjects.count)) more drifted objects")
+            }
             for run in source.history.prefix(10) {
                 let duration = run.durationMilliseconds.map { " \($0) ms" } ?? ""
                 line("    \(time(run.startedAt))  \(run.trigger?.rawValue ?? "-")  \(run.result.rawValue)\(duration)  \(run.revision.map { String($0.prefix(12)) } ?? "-")  \(visible(run.error ?? ""))")

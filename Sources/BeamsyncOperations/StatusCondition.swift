@@ -84,11 +84,14 @@ public struct Condition: Sendable, Codable, Equatable {
             return Condition(type: .drifted, status: .isFalse, reason: "NoDrift", message: "every managed object matches git",
                              lastTransitionTime: s.driftTransitionAt)
         }
-        var names = objects.prefix(namedObjects).map(\.label).joined(separator: ", ")
-        if count > min(objects.count, namedObjects) { names += ", and \(count - min(objects.count, namedObjects)) more" }
+        var message = "\(count) managed object\(count == 1 ? " was" : "s were") changed outside git"
+        if !objects.isEmpty {
+            let named = min(objects.count, namedObjects)
+            message += ": " + objects.prefix(named).map(\.label).joined(separator: ", ")
+            if count > named { message += ", and \(count - named) more" }
+        }
         return Condition(type: .drifted, status: .isTrue, reason: "ChangedOutsideGit",
-                         message: "\(count) managed object\(count == 1 ? " was" : "s were") changed outside git: \(names)."
-                            + " Commit the change to git, or reconcile with heal to restore the git version.",
+                         message: message + ". Commit the change to git, or reconcile with heal to restore the git version.",
                          lastTransitionTime: s.driftTransitionAt)
     }
 }

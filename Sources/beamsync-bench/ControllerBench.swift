@@ -24,7 +24,7 @@ enum ControllerBench {
     }
 
     static func walPosition(_ conn: PGConnection) async throws -> String {
-        try await conn.query("SELECT pg_current_wal_lsn()::text AS lsn").single().string("lsn")
+        try await conn.query("SELECT pg_current_wal_insert_lsn()::text AS lsn").single().string("lsn")
     }
 
     static func percentile(_ values: [Double], _ p: Double) -> Double {

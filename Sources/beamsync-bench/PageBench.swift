@@ -13,7 +13,7 @@ enum PageBench {
     static let objects = 10_000
 
     static func run(adminURL: String) async throws {
-        print("\nStatus page (\(objects) inventory rows, 25 drifted, 20 executions, 20 webhook deliveries; HTTP on loopback):")
+        print("\nStatus page (10,000 inventory rows, 25 drifted, 20 executions, 20 webhook deliveries; HTTP on loopback):")
         try await withBenchDatabase(adminURL) { conn, url in
             try await populate(conn)
             let pool = PGPool(conninfo: url, overrides: ["application_name": "beamsync-http"], maxConnections: 2)
@@ -23,7 +23,7 @@ enum PageBench {
                 databaseReady: { true })
             deps.overview = { query in try await pool.withConnection { try await StatusOverview.read(conn: $0, leader: true, inventory: query) } }
             var logger = Logger(label: "bench")
-            logger.logLevel = .error
+            logger.logLevel = .critical  // stopping the server at the end logs a cancellation
             let port = try freePort()
             let app = BeamsyncHTTP.application(deps, host: "127.0.0.1", port: port, logger: logger)
             let server = Task { try await app.runService(gracefulShutdownSignals: []) }
