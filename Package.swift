@@ -62,9 +62,9 @@ let package = Package(
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncOperations", "BeamsyncEngine",
             "BeamsyncTime", logging, prometheus, serviceLifecycle,
         ]),
-        // Hummingbird routes: webhooks, health, metrics, status, the API v2.
+        // Hummingbird routes: webhooks, health, metrics, status and its page, the API v2.
         .target(name: "BeamsyncServer", dependencies: ["BeamsyncController", "BeamsyncOperations", "BeamsyncStore", "BeamsyncModel",
-                                                       "BeamsyncPostgres", hummingbird, hummingbirdCore, crypto, logging, serviceLifecycle]),
+                                                       "BeamsyncPostgres", "BeamsyncTime", hummingbird, hummingbirdCore, crypto, logging, serviceLifecycle]),
         // The command line: parse, call the application layer, render.
         .target(name: "BeamsyncCLI", dependencies: [
             "BeamsyncModel", "BeamsyncPlan", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncGit", "BeamsyncOperations",

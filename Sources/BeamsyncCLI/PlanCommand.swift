@@ -15,8 +15,8 @@ struct PlanCommand: AsyncParsableCommand {
             as empty, and a role that may only read (or only connect, before the schema exists) is \
             enough. Invalid documents exit 1; with --format json or markdown the output still says \
             why (every error with file:line:column and a hint). With --detailed-exitcode the exit \
-            code is 0 for no changes, 1 for an error and 2 when there are changes (Terraform's \
-            convention).
+            code is 0 for no changes, 1 for an error and 2 when there are changes or objects changed \
+            outside git (drift), after Terraform's convention.
             """
     )
 
@@ -33,7 +33,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var planKey: PlanKeyOptions
 
-    @Flag(help: "Exit 0 when there are no changes, 2 when there are changes, 1 on error.")
+    @Flag(help: "Exit 0 when there are no changes, 2 when there are changes or drift, 1 on error.")
     var detailedExitcode = false
 
     @Option(help: "With --repo: also show what the change does relative to this base ref (for pull requests).")
@@ -69,7 +69,7 @@ struct PlanCommand: AsyncParsableCommand {
         if let out { try SavedPlanFile.write(plan, to: out, key: try planKey.key()) }
         print(PlanOutput.render(plan, format: format), terminator: "")
         if plan.hasErrors { throw ExitCode(1) }
-        if detailedExitcode && plan.summary.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && plan.summary.hasChangesOrDrift { throw ExitCode(2) }
     }
 }
 
@@ -158,6 +158,6 @@ extension PlanCommand {
             print(PlanOutput.render(review.plan, format: .text), terminator: "")
         }
         if review.plan.hasErrors || review.changeSet.hasErrors { throw ExitCode(1) }
-        if detailedExitcode && review.plan.summary.hasChanges { throw ExitCode(2) }
+        if detailedExitcode && review.plan.summary.hasChangesOrDrift { throw ExitCode(2) }
     }
 }

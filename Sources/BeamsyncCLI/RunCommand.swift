@@ -146,6 +146,17 @@ struct RunCommand: AsyncParsableCommand {
         deps.access = AccessPolicy(publicStatus: publicStatus, metricsNeedToken: metricsRequireToken)
         deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: apiWriteRate, cacheBytes: apiCacheMib << 20,
                              onFeedError: { logger.warning("API change feed lost its database session; reconnecting", metadata: ["error": .string($0)]) })
+        deps.overview = { query in
+            let leader = await controller.isLeader
+            return try await pool.withConnection { conn in try await StatusOverview.read(conn: conn, leader: leader, inventory: query) }
+        }
+        deps.recordDelivery = { delivery in
+            do {
+                try await pool.withConnection { conn in try await WebhookDeliveryLog(conn: conn).record(delivery) }
+            } catch {
+                logger.warning("webhook delivery not recorded", metadata: ["error": .string("\(error)")])
+            }
+        }
         let http = BeamsyncHTTP.application(deps, host: host, port: port, logger: logger)
         logger.info("controller starting", metadata: ["repo": .string(RedactedURL.text(repo)), "branch": .string(branch),
                                                       "path": .string(path), "listen": .string(listen), "interval": .string(interval)])

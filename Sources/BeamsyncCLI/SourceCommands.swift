@@ -31,25 +31,76 @@ struct StatusCommand: AsyncParsableCommand {
             return try await GitOpsStatus.read(conn: conn)
         }
         if format == .json { print(try document.json()); return }
-        let style = TerminalStyle.detect()
-        if document.sources.isEmpty { print("No sources yet: start the controller with `beamsync run --repo URL`."); return }
+        print(StatusText.render(document, style: TerminalStyle.detect()), terminator: "")
+    }
+}
+
+/// `beamsync status` as text: per source its conditions, revisions, drift and runs; then the
+/// controllers, the inventory and the executions.
+enum StatusText {
+    static func render(_ document: GitOpsStatus, style: TerminalStyle) -> String {
+        var out = ""
+        func line(_ text: String) { out += text + "\n" }
+        func time(_ date: Date?) -> String { date.map { UTCTimestamp($0).iso8601() } ?? "-" }
+        if document.sources.isEmpty { line("No sources yet: start the controller with `beamsync run --repo URL`.") }
         for source in document.sources {
             let s = source.status
             let state = s.status?.rawValue ?? "Unknown"
-            let colour: TerminalStyle.Colour = s.status == .ready ? .green : s.status == .stalled ? .red : .yellow
-            print(style.paint(state, colour) + "  " + style.paint("\(s.url) \(s.branch)\(s.path.isEmpty ? "" : " (\(s.path))")", .bold)
-                  + (s.suspended ? style.paint("  [suspended]", .yellow) : ""))
-            print("  reason: \(s.reason?.rawValue ?? "-")  \(s.message ?? "")")
-            print("  last applied: \(s.lastAppliedRevision ?? "-")   last attempted: \(s.lastAttemptedRevision ?? "-")")
-            if let next = s.nextAttemptAt { print("  next attempt: \(UTCTimestamp(next).iso8601()) (failures: \(s.failures))") }
-            if let drift = source.drift, drift > 0 { print(style.paint("  drift: \(drift) object\(drift == 1 ? "" : "s") changed outside git", .yellow)) }
+            let colour: TerminalStyle.Colour = s.status == .ready ? .green : (s.status == .stalled || s.status == .stale) ? .red : .yellow
+            line(style.paint(state, colour) + "  " + style.paint("\(s.url) \(s.branch)\(s.path.isEmpty ? "" : " (\(s.path))")", .bold)
+                 + (s.suspended ? style.paint("  [suspended]", .yellow) : ""))
+            for c in source.conditions {
+                let paint: TerminalStyle.Colour = c.isHealthy ? .green : (c.type == .drifted ? .yellow : (c.status == .isFalse || c.reason == "Stale") ? .red : .yellow)
+                line("  \(c.type.rawValue)=" + style.paint(c.status.rawValue, paint) + " \(c.reason): \(visible(c.message))"
+                     + (c.lastTransitionTime.map { "  (since \(time($0)))" } ?? ""))
+            }
+            line("  last applied: \(revisionText(s.lastAppliedRevision, s.lastAppliedSubject))")
+            if s.lastAttemptedRevision != s.lastAppliedRevision {
+                line("  last attempted: \(revisionText(s.lastAttemptedRevision, s.lastAttemptedSubject))")
+            }
+            line("  last pass: \(time(s.lastReconciledAt)) by \(s.reconciledBy ?? "-")   next poll: \(s.suspended ? "none (suspended)" : time(source.nextPollAt))")
+            if let next = s.nextAttemptAt { line("  next attempt: \(time(next)) (failures: \(s.failures))") }
+            for d in source.driftedObjects.prefix(10) {
+                line(style.paint("  drifted: \(visible(d.label))", .yellow) + " since \(time(d.detectedAt))")
+            }
+            if let n = source.drift, !source.driftedObjects.isEmpty, n > min(10, source.driftedObjects.count) {
+                line("  … and \(n - min(10, source.driftedObjects.count)) more drifted objects")
+            }
             for run in source.history.prefix(10) {
-                print("    \(UTCTimestamp(run.startedAt).iso8601())  \(run.result.rawValue)  \(run.revision ?? "-")  \(run.error ?? "")")
+                let duration = run.durationMilliseconds.map { " \($0) ms" } ?? ""
+                line("    \(time(run.startedAt))  \(run.trigger?.rawValue ?? "-")  \(run.result.rawValue)\(duration)  \(run.revision.map { String($0.prefix(12)) } ?? "-")  \(visible(run.error ?? ""))")
             }
         }
-        let counts = document.executions.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-        print("managed: \(document.inventory.profiles) profiles, \(document.inventory.projectConfigs) project configs, "
-              + "\(document.inventory.executions) execution documents; executions: \(counts.isEmpty ? "none" : counts.joined(separator: ", "))")
+        for c in document.controllers {
+            line("controller \(c.identity): \(c.stale ? "stale" : c.leader ? "leader" : "standby"), last heartbeat \(time(c.heartbeatAt))")
+        }
+        if document.controllers.isEmpty { line("controllers: none has reported a heartbeat") }
+        var counts = document.executions.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+        if document.pendingWithoutRunner { counts.append(style.paint("no runner active: pending executions wait", .yellow)) }
+        line("managed: \(document.inventory.profiles) profiles, \(document.inventory.projectConfigs) project configs, "
+             + "\(document.inventory.executions) execution documents; executions: \(counts.isEmpty ? "none" : counts.joined(separator: ", "))")
+        return out
+    }
+
+    static func revisionText(_ id: String?, _ subject: String?) -> String {
+        guard let id else { return "-" }
+        return id + (subject.map { " \"\(visible($0))\"" } ?? "")
+    }
+
+    /// Commit subjects and messages come from other people: control and format characters (which
+    /// could drive the terminal or reorder the line) are shown as `\u{XXXX}`. BeamsyncModel's
+    /// `DisplayText.escaped` does the same for the other renderers; use it here once available.
+    static func visible(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                if scalar == "\n" { out += " " } else { out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}" }
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }
 

@@ -38,6 +38,10 @@ public struct ControllerOptions: Sendable {
     public var actor: AuditActor = .controller
     /// How long the leader-election session waits between attempts to take the lock.
     public var electionRetry: Duration = .seconds(2)
+    /// How this replica names itself in heartbeats and the status.
+    public var identity: String = ControllerRegistry.localIdentity()
+    /// A standby replica records its heartbeat at most this often (the leader does on every pass).
+    public var standbyHeartbeat: Duration = .seconds(30)
 
     public init() {}
 }
@@ -55,9 +59,11 @@ public actor Controller {
     private let cache: ParsedFileCache
     private var connection: PGConnection?
     private var sourceID: Int64?
-    private let wakeups: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<SyncTrigger>
+    private let wakeContinuation: AsyncStream<SyncTrigger>.Continuation
     private let clock: any WallClock
+    private let startedAt: Date
+    private var lastStandbyHeartbeat: Date?
     public private(set) var lastOutcome: ReconcileOutcome?
     public private(set) var lastReconcileAt: Date?
 
@@ -73,12 +79,14 @@ public actor Controller {
         self.clock = clock
         self.election = LeaderElection(conninfo: conninfo, retryInterval: options.electionRetry, logger: logger,
                                        onChange: { metrics.leader($0) })
-        (wakeups, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (wakeups, wakeContinuation) = AsyncStream.makeStream(of: SyncTrigger.self, bufferingPolicy: .bufferingNewest(1))
+        startedAt = clock.now()
         metrics.leader(false)
     }
 
-    /// Asks for a reconcile as soon as possible (webhooks, `beamsync reconcile`). Only a hint.
-    public nonisolated func wake() { wakeContinuation.yield() }
+    /// Asks for a reconcile as soon as possible (webhooks, `beamsync reconcile`). Only a hint;
+    /// `trigger` is what the run it leads to records.
+    public nonisolated func wake(_ trigger: SyncTrigger = .webhook) { wakeContinuation.yield(trigger) }
 
     public var isLeader: Bool { get async { await election.isLeader } }
 
@@ -106,39 +114,63 @@ public actor Controller {
         let listener = Task { await self.listenForRequests() }
         defer { listener.cancel() }
         var iterator = wakeups.makeAsyncIterator()
+        var trigger = SyncTrigger.start
+        var leading = false
         while !shouldStop() {
             var wait = options.interval.jittered(by: 0.1)
             if await election.check() {
-                let outcome = await reconcile()
+                // The first pass after start-up or a take-over is a `start`, whatever woke the loop.
+                let outcome = await reconcile(trigger: leading ? trigger : .start)
+                leading = true
                 if case .backingOff(_, let until) = outcome { wait = min(wait, delay(until: until)) }
                 if case .failed = outcome, let next = try? await nextAttemptDelay() { wait = min(wait, next) }
             } else {
+                leading = false
+                await standbyHeartbeat()
                 wait = min(wait, await election.interval)
             }
             if shouldStop() { break }
-            await sleepOrWake(wait, &iterator)
+            trigger = await sleepOrWake(wait, &iterator)
         }
         await close()
     }
 
-    /// Gives leadership up and closes the controller's session. `run()` ends with it; a caller
-    /// that drives `reconcile()` itself calls it when done.
+    /// Gives up leadership, leaves the replica list and closes the connections (`run` does this
+    /// when it ends). A replica that dies instead stays listed until its heartbeat is stale.
     public func close() async {
         await election.resign()
+        if let conn = connection, !conn.isBroken { try? await ControllerRegistry(conn: conn).leave(identity: options.identity) }
         await connection?.close()
         connection = nil
     }
 
-    private func sleepOrWake(_ duration: Duration, _ iterator: inout AsyncStream<Void>.Iterator) async {
+    /// Sleeps until `duration` passes (a poll) or someone wakes the loop; returns which.
+    private func sleepOrWake(_ duration: Duration, _ iterator: inout AsyncStream<SyncTrigger>.Iterator) async -> SyncTrigger {
         // A cancelled timer must not wake the loop: only a finished sleep yields.
         let timer = Task { [clock] in
             do {
                 try await clock.sleep(for: duration)
-                self.wake()
+                self.wake(.poll)
             } catch {}
         }
-        _ = await iterator.next(isolation: #isolation)
+        let trigger = await iterator.next(isolation: #isolation)
         timer.cancel()
+        return trigger ?? .poll
+    }
+
+    /// A standby's heartbeat, at most every `standbyHeartbeat`: the status lists every replica.
+    private func standbyHeartbeat() async {
+        let now = clock.now()
+        if let last = lastStandbyHeartbeat, now.timeIntervalSince(last) < options.standbyHeartbeat.inSeconds { return }
+        do {
+            try await ControllerRegistry(conn: try await database())
+                .beat(identity: options.identity, startedAt: startedAt, leader: false, interval: options.interval)
+            lastStandbyHeartbeat = now
+        } catch {
+            await connection?.close()
+            connection = nil
+            logger.warning("heartbeat failed", metadata: ["error": .string("\(error)")])
+        }
     }
 
     /// `beamsync reconcile` sends NOTIFY beamsync_reconcile; a dedicated session listens for it.
@@ -148,7 +180,7 @@ public actor Controller {
                 let conn = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": "beamsync-listener"])
                 try await conn.listen(SourceStatusStore.reconcileChannel)
                 while !Task.isCancelled {
-                    if try await conn.waitForNotification(timeout: .seconds(5)) != nil { wake() }
+                    if try await conn.waitForNotification(timeout: .seconds(5)) != nil { wake(.manual) }
                 }
                 await conn.close()
             } catch {
@@ -170,13 +202,14 @@ public actor Controller {
 
     // MARK: One reconcile
 
+    /// One pass; `trigger` is recorded with the run (a pending `beamsync reconcile` request makes it `manual`).
     @discardableResult
-    public func reconcile() async -> ReconcileOutcome {
+    public func reconcile(trigger: SyncTrigger = .manual) async -> ReconcileOutcome {
         guard await election.check() else { return record(.notLeader, seconds: 0) }
         let started = clock.now()
         let outcome: ReconcileOutcome
         do {
-            outcome = try await reconcileAsLeader(started: started)
+            outcome = try await reconcileAsLeader(started: started, trigger: trigger)
         } catch {
             // The database went away mid-reconcile: reconnect next time; the apply, if any, rolled back.
             await connection?.close()
@@ -204,17 +237,25 @@ public actor Controller {
         return c
     }
 
-    private func reconcileAsLeader(started: Date) async throws -> ReconcileOutcome {
+    private func reconcileAsLeader(started: Date, trigger passTrigger: SyncTrigger) async throws -> ReconcileOutcome {
         let conn = try await database()
         let store = SourceStatusStore(conn: conn)
         let identity = source.identity
+        // Every pass is the source's heartbeat and this replica's (one statement).
+        let pass = { (id: Int64) in
+            try await store.markPass(id: id, by: self.options.identity, startedAt: self.startedAt, interval: self.options.interval)
+        }
         let status: SourceStatus
-        if let id = sourceID, let s = try await store.get(id: id) {
+        if let id = sourceID, let s = try await pass(id) {
             status = s
         } else {
-            status = try await store.register(url: identity.url, branch: identity.branch, path: identity.path)
-            sourceID = status.id
+            let registered = try await store.register(url: identity.url, branch: identity.branch, path: identity.path)
+            sourceID = registered.id
+            status = try await pass(registered.id) ?? registered
+            try await restoreGauges(conn, status)
+            try await ControllerRegistry(conn: conn).forgetSilent()
         }
+        let trigger = status.reconcileRequestedAt != nil ? .manual : passTrigger
         if status.suspended { return .suspended }
 
         // Fetch: the remote may be gone or stalled; the applied state stays as it is.
@@ -226,7 +267,7 @@ public actor Controller {
         } catch {
             metrics.fetched(ok: false, seconds: clock.now().timeIntervalSince(fetchStart))
             return try await fail(store, status, revision: nil, reason: .fetchFailed,
-                                  message: "fetching \(RedactedURL.text(identity.url)) failed: \(error)", started: started)
+                                  message: "fetching \(RedactedURL.text(identity.url)) failed: \(error)", started: started, trigger: trigger)
         }
 
         // Backoff belongs to a revision that failed to read or apply. A fetch that works again
@@ -250,7 +291,7 @@ public actor Controller {
             verified = try await source.verifyCommits(revision: revision, lastApplied: status.lastAppliedRevision)
         } catch {
             return try await fail(store, status, revision: revision, reason: .verificationFailed, message: "\(error)",
-                                  failures: failuresSoFar, started: started)
+                                  failures: failuresSoFar, started: started, trigger: trigger)
         }
         let parsed: ParsedSource
         do {
@@ -261,9 +302,10 @@ public actor Controller {
             metrics.parseCache(entries: cache.count, packedBytes: cache.packedBytes)
         } catch {
             return try await fail(store, status, revision: revision, reason: .readFailed, message: "reading \(revision) failed: \(error)",
-                                  failures: failuresSoFar, started: started)
+                                  failures: failuresSoFar, started: started, trigger: trigger)
         }
         let label = parsed.snapshot.label
+        let commit = parsed.snapshot.commit
         let plan: Plan
         let result: ApplyResult
         do {
@@ -274,33 +316,43 @@ public actor Controller {
             let message = "\(errors.count) error\(errors.count == 1 ? "" : "s") at \(label): "
                 + errors.prefix(5).map(\.description).joined(separator: "; ")
             return try await fail(store, status, revision: revision, reason: .validationFailed, message: message,
-                                  failures: failuresSoFar, started: started)
+                                  failures: failuresSoFar, started: started, trigger: trigger, commit: commit)
         } catch let rejected as PlanRejected {
             let message = rejected.plan.diagnostics.errors.prefix(5).map(\.description).joined(separator: "; ")
-            return try await fail(store, status, revision: revision, reason: .planFailed, message: message, failures: failuresSoFar, started: started)
+            return try await fail(store, status, revision: revision, reason: .planFailed, message: message, failures: failuresSoFar,
+                                  started: started, trigger: trigger, commit: commit)
         } catch let error as PostgresError where error.isConnectionLost {
             throw error
         } catch {
-            return try await fail(store, status, revision: revision, reason: .applyFailed, message: "\(error)", failures: failuresSoFar, started: started)
+            return try await fail(store, status, revision: revision, reason: .applyFailed, message: "\(error)", failures: failuresSoFar,
+                                  started: started, trigger: trigger, commit: commit)
         }
 
         let summary = plan.summary
         let changes = summary.create + summary.update + summary.delete
+        let drifted = plan.remainingDrift.map { DriftedObject(kind: $0.kind, name: $0.name, fields: $0.driftedFields ?? []) }
         var message = changes + summary.trigger == 0
             ? "\(label) is applied; no changes"
             : "applied \(label): \(summary.create) created, \(summary.update) changed, \(summary.delete) deleted, \(summary.trigger) executions triggered"
+        if !drifted.isEmpty { message += "; \(drifted.count) object\(drifted.count == 1 ? "" : "s") changed outside git" }
         if let verified { message += "; " + verified.summary }
         message = SecretRedaction.redact(message)
-        try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
-                                      reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message)
-        try await store.recordRun(sourceID: status.id, SyncRun(
+        let run = SyncRun(
             revision: revision, startedAt: started, finishedAt: clock.now(), result: changes + summary.trigger == 0 ? .noOp : .applied,
             summary: .object(["create": .int(Int64(summary.create)), "update": .int(Int64(summary.update)),
                               "delete": .int(Int64(summary.delete)), "trigger": .int(Int64(summary.trigger)),
                               "drift": .int(Int64(summary.drifted)),
                               "signatures": .array((verified?.signers ?? []).map(JSONValue.string))]),
-            error: nil))
-        metrics.drift(count: summary.drifted)
+            error: nil, trigger: trigger)
+        // Status, drift and history together: a reader never sees a new revision with old drift.
+        try await conn.transaction { tx in
+            let store = SourceStatusStore(conn: tx)
+            try await store.recordSuccess(id: status.id, revision: revision, liveVersion: try await store.liveVersion(),
+                                          reason: changes + summary.trigger == 0 ? .upToDate : .applied, message: message, commit: commit)
+            try await DriftStore(conn: tx).replace(sourceID: status.id, revision: revision, with: drifted)
+            try await store.recordRun(sourceID: status.id, run)
+        }
+        metrics.drift(count: drifted.count)
         for kind in DocumentKind.allCases {
             metrics.objects(kind: kind.rawValue, count: plan.changes.filter { $0.kind == kind && $0.action != .delete }.count)
         }
@@ -311,16 +363,28 @@ public actor Controller {
     /// Records a failed pass. Every failure message leaves through here, redacted once for the
     /// database, the log and the status page alike.
     private func fail(_ store: SourceStatusStore, _ status: SourceStatus, revision: String?, reason: StatusReason, message raw: String,
-                      failures previous: Int? = nil, started: Date) async throws -> ReconcileOutcome {
+                      failures previous: Int? = nil, started: Date, trigger: SyncTrigger, commit: CommitDescription? = nil) async throws -> ReconcileOutcome {
         let message = SecretRedaction.redact(raw)
         let failures = (previous ?? status.failures) + 1
         let next = clock.now().addingTimeInterval(options.backoff.delay(afterFailures: failures).inSeconds)
-        try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next)
+        try await store.recordFailure(id: status.id, revision: revision, reason: reason, message: message, failures: failures, nextAttempt: next,
+                                      commit: commit)
         try await store.recordRun(sourceID: status.id, SyncRun(revision: revision ?? status.lastAttemptedRevision, startedAt: started,
-                                                               finishedAt: clock.now(), result: .failed, summary: nil, error: message))
+                                                               finishedAt: clock.now(), result: .failed, summary: nil, error: message,
+                                                               trigger: trigger))
         logger.warning("reconcile failed", metadata: ["reason": .string(reason.rawValue), "message": .string(message),
                                                       "retry_in_ms": .string("\(Int(next.timeIntervalSince(clock.now()) * 1000))")])
         return .failed(reason: reason, message: message)
+    }
+}
+
+extension Controller {
+    /// The gauges that describe the database, not this process, start from what it records: a
+    /// restarted controller whose first pass is a no-op must not report 0 drift.
+    func restoreGauges(_ conn: PGConnection, _ status: SourceStatus) async throws {
+        metrics.drift(count: status.driftCount ?? 0)
+        let counts = try await StatusQueries(conn: conn).inventoryCounts()
+        for kind in DocumentKind.allCases { metrics.objects(kind: kind.rawValue, count: counts[kind.rawValue] ?? 0) }
     }
 }
 

@@ -1,4 +1,5 @@
 import BeamsyncModel
+import BeamsyncStore
 
 /// The files of one revision of the desired state, and how to name it.
 public struct SourceSnapshot: Sendable {
@@ -16,15 +17,18 @@ public struct SourceSnapshot: Sendable {
     public var displayPrefix: String
     /// The repository, branch and subdirectory the files come from; nil for a working directory.
     public var repository: SourceIdentity?
+    /// The commit's subject and time (nil for a working directory).
+    public var commit: CommitDescription?
 
     public init(revision: String?, label: String, files: [SourceFile], readDiagnostics: [Diagnostic] = [], displayPrefix: String = "",
-                repository: SourceIdentity? = nil) {
+                repository: SourceIdentity? = nil, commit: CommitDescription? = nil) {
         self.revision = revision
         self.label = label
         self.files = files
         self.readDiagnostics = readDiagnostics
         self.displayPrefix = displayPrefix
         self.repository = repository
+        self.commit = commit
     }
 }
 

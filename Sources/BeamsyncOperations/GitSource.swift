@@ -1,6 +1,7 @@
 import BeamsyncGit
 import BeamsyncModel
 import BeamsyncPlan
+import BeamsyncStore
 import Foundation
 
 /// A git repository as the desired state: a bare mirror under a cache directory, fetched with a
@@ -69,11 +70,13 @@ public struct GitSource: DesiredSource {
     public func snapshot(at revision: String) async throws -> SourceSnapshot {
         guard let commit = GitCommitID(hex: revision) else { throw GitError.invalidOptions("not a commit id: \(revision)") }
         let (mirrorPath, subdir, cache) = (self.mirrorPath, path.isEmpty ? nil : path, self.cache)
-        let files = try await BlockingWork.run {
-            try Self.files(mirror: try GitMirror.open(at: mirrorPath), commit: commit, subdir: subdir, cache: cache)
+        let (files, info) = try await BlockingWork.run {
+            let mirror = try GitMirror.open(at: mirrorPath)
+            return (try Self.files(mirror: mirror, commit: commit, subdir: subdir, cache: cache), try? mirror.commitInfo(commit))
         }
         return SourceSnapshot(revision: revision, label: "\(RedactedURL.text(url))@\(ref) (\(revision.prefix(12)))", files: files,
-                              repository: identity)
+                              repository: identity,
+                              commit: info.map { CommitDescription(subject: $0.summary, committedAt: $0.time) })
     }
 
     /// The document and graph files that differ between two commits, for a pull-request review.

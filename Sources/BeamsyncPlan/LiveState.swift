@@ -141,6 +141,8 @@ public struct InventoryEntry: Sendable, Hashable, Codable {
     public var kind: DocumentKind
     public var name: String
     public var path: String?
+    /// The document's line in `path` (nil for entries written before lines were recorded).
+    public var line: Int?
     public var blobID: String?
     /// Hash of the spec beamsync wrote; a live hash that differs means someone changed the row.
     public var specSHA256: String
@@ -159,6 +161,11 @@ public struct InventoryEntry: Sendable, Hashable, Codable {
         self.specSHA256 = specSHA256
         self.appliedRevision = appliedRevision
         self.rowVersion = rowVersion
+    }
+
+    /// Whether `origin` (where the document is now) differs from the recorded place.
+    public func isElsewhere(than origin: DocumentOrigin) -> Bool {
+        path != origin.file || line != origin.line || blobID != origin.blobID
     }
 }
 

@@ -36,7 +36,11 @@ public struct MarkdownRenderer: Sendable {
         }
         let s = plan.summary
         head += summaryTable(rows: [("", s)], unchanged: true)
-        if !s.hasChanges { head += "No changes: the database already matches this revision.\n\n" }
+        if !s.hasChanges && !plan.remainingDrift.isEmpty {
+            head += "No changes to apply, but \(plan.remainingDrift.count) object(s) were changed outside git (see the warnings).\n\n"
+        } else if !s.hasChanges {
+            head += "No changes: the database already matches this revision.\n\n"
+        }
         var blocks = warningBlocks(plan.warningsOutsideTargetChecks)
         blocks += impactBlocks(plan)
         blocks += changeBlocks(plan.effectiveChanges)

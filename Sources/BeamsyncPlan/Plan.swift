@@ -68,6 +68,9 @@ public struct ResourceChange: Sendable, Hashable, Codable {
     /// For triggered executions: the profile it will run with, as far as the plan can tell (the
     /// apply resolves and pins it again in its transaction).
     public var resolvedProfile: ResolvedProfile?
+    /// Set when the live row was changed outside git: the dotted paths that differ from what
+    /// beamsync applied (empty when unknown, as when the document changed as well). nil otherwise.
+    public var driftedFields: [String]?
 
     enum CodingKeys: String, CodingKey {
         case kind, name, action, reason, before, after, origin
@@ -75,6 +78,7 @@ public struct ResourceChange: Sendable, Hashable, Codable {
         case beforeSHA256 = "before_sha256", afterSHA256 = "after_sha256", fieldChanges = "field_changes", graphSHA256 = "graph_sha256"
         case graphContent = "graph_content_base64"
         case resolvedProfile = "resolved_profile"
+        case driftedFields = "drifted_fields"
     }
 
     public init(kind: DocumentKind, name: String, action: ChangeAction, reason: ChangeReason, defaultTransition: DefaultTransition? = nil,
@@ -124,6 +128,8 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var notDeleted = 0
 
     public var hasChanges: Bool { create + update + delete + trigger > 0 }
+    /// What `plan --detailed-exitcode` reports as 2: changes to make, or objects changed outside git.
+    public var hasChangesOrDrift: Bool { hasChanges || drifted > 0 }
 }
 
 /// An object in the database that git does not manage (created through the HTTP API, by
@@ -225,9 +231,15 @@ public struct Plan: Sendable, Codable {
             case .noOp: s.unchanged += 1
             }
         }
-        s.drifted = diagnostics.filter { $0.code == .drift }.count + changes.filter { $0.reason == .driftHealed }.count
+        s.drifted = changes.filter { $0.driftedFields != nil }.count
         s.notDeleted = diagnostics.filter { $0.code == .notPruned }.count
         return s
+    }
+
+    /// Objects that still differ from git once this plan is applied: changed outside git and
+    /// neither healed nor replaced by a new git version.
+    public var remainingDrift: [ResourceChange] {
+        changes.filter { $0.driftedFields != nil && $0.action == .noOp }
     }
 
     public var hasErrors: Bool { diagnostics.hasErrors }

@@ -84,6 +84,7 @@ public struct Planner: Sendable {
                 continue
             }
             var reason = ChangeReason.documentChanged
+            var drifted: [String]? = nil
             if inventory == nil {
                 guard options.adopt else {
                     diagnostics.append(Diagnostic(code: .unmanagedConflict, location: located.origin.location, path: "name",
@@ -95,11 +96,15 @@ public struct Planner: Sendable {
             } else if let inventory, inventory.specSHA256 != liveHash {
                 // Someone changed the row since beamsync wrote it.
                 let documentUnchanged = inventory.specSHA256 == afterHash
+                // With the document unchanged, the fields that differ from git are the ones changed outside it.
+                drifted = documentUnchanged ? JSONDiff.fields(before: after, after: before).map(\.path) : []
                 if documentUnchanged && !options.heal {
                     diagnostics.append(Diagnostic(.warning, code: .drift, location: located.origin.location, path: "",
-                        message: "profile '\(profile.name)' was changed outside git (\(JSONDiff.fields(before: after, after: before).map(\.path).joined(separator: ", ")))",
+                        message: "profile '\(profile.name)' was changed outside git (\(drifted!.joined(separator: ", ")))",
                         hint: "run with --heal to restore the git version, or commit the change to git"))
-                    changes.append(noOp(.deploymentProfile, profile.name, row.id, liveHash, located.origin))
+                    var change = noOp(.deploymentProfile, profile.name, row.id, liveHash, located.origin)
+                    change.driftedFields = drifted
+                    changes.append(change)
                     continue
                 }
                 if documentUnchanged { reason = .driftHealed } else {
@@ -116,11 +121,13 @@ public struct Planner: Sendable {
             // An adopted row is an update of ownership even when identical (the applier then writes
             // only the inventory, without bumping the row's revision).
             let (beforeSpec, afterSpec) = (before, after)
-            changes.append(ResourceChange(kind: .deploymentProfile, name: profile.name, action: .update,
-                                          reason: reason, defaultTransition: transition, liveID: row.id, liveRevision: row.revision,
-                                          before: beforeSpec, after: afterSpec,
-                                          beforeSHA256: liveHash, afterSHA256: afterHash,
-                                          fieldChanges: JSONDiff.fields(before: beforeSpec, after: afterSpec), origin: located.origin))
+            var change = ResourceChange(kind: .deploymentProfile, name: profile.name, action: .update,
+                                        reason: reason, defaultTransition: transition, liveID: row.id, liveRevision: row.revision,
+                                        before: beforeSpec, after: afterSpec,
+                                        beforeSHA256: liveHash, afterSHA256: afterHash,
+                                        fieldChanges: JSONDiff.fields(before: beforeSpec, after: afterSpec), origin: located.origin)
+            change.driftedFields = drifted
+            changes.append(change)
         }
         return changes
     }

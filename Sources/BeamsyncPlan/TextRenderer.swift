@@ -25,7 +25,11 @@ public struct TextRenderer: Sendable {
             out += paint("Commit signatures verified:", .bold) + "\n" + signers.map { "  \($0)\n" }.joined() + "\n"
         }
         let changes = plan.effectiveChanges
-        if changes.isEmpty {
+        let drifted = plan.remainingDrift.count
+        if changes.isEmpty && drifted > 0 {
+            out += paint("No changes to apply,", .bold) + " but \(drifted) object\(drifted == 1 ? " was" : "s were") changed outside git"
+                + " (see the warnings); the database does not match \(shown(plan.source)).\n"
+        } else if changes.isEmpty {
             out += paint("No changes.", .bold) + " The database matches \(shown(plan.source)).\n"
         } else {
             out += "beamsync will make these changes (source: \(shown(plan.source))):\n\n"

@@ -25,6 +25,10 @@ public struct ServerDependencies: Sendable {
     /// The API v2 routes; nil serves only health, metrics, status and webhooks.
     public var api: APIDependencies?
     public var limits = ServerLimits.default
+    /// What the status page at / shows (by default: the status document and nothing else).
+    public var overview: @Sendable (InventoryQuery) async throws -> StatusOverview
+    /// Keeps a record of each webhook request (by default: none).
+    public var recordDelivery: @Sendable (WebhookDelivery) async -> Void = { _ in }
 
     public init(metrics: ControllerMetrics, secrets: WebhookSecrets, wake: @escaping @Sendable () async throws -> Void,
                 status: @escaping @Sendable () async throws -> GitOpsStatus, databaseReady: @escaping @Sendable () async -> Bool) {
@@ -33,6 +37,7 @@ public struct ServerDependencies: Sendable {
         self.wake = wake
         self.status = status
         self.databaseReady = databaseReady
+        overview = { query in StatusOverview(status: try await status(), inventory: InventoryPage(query: query, rows: [], total: 0)) }
     }
 }
 
@@ -58,40 +63,43 @@ public enum BeamsyncHTTP {
         router.get("/api/v2/gitops/status") { _, _ -> Response in
             json(.ok, try await deps.status().json())
         }
-        router.get("/") { _, _ -> Response in
-            let status = try? await deps.status()
-            var headers = SecurityHeaders.html
-            headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(status))))
+        router.get("/") { request, context -> Response in
+            await StatusPageRoute.respond(request, context: context, deps)
         }
         for provider in WebhookProvider.allCases {
             router.post("/hooks/\(provider.rawValue)") { request, _ -> Response in
                 var request = request
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                func delivered(_ result: String, _ status: HTTPResponse.Status, _ message: String?) async {
+                    deps.metrics.webhook(provider: provider.rawValue, result: result)
+                    await deps.recordDelivery(WebhookDelivery(provider: provider.rawValue, result: result, httpStatus: Int(status.code),
+                                                              event: provider.event(headers), delivery: provider.delivery(headers),
+                                                              message: message))
+                }
                 let body: ByteBuffer
                 do {
                     body = try await request.collectBody(upTo: deps.maxBodyBytes)
                 } catch {
-                    deps.metrics.webhook(provider: provider.rawValue, result: "too_large")
+                    await delivered("too_large", .contentTooLarge, "body larger than \(deps.maxBodyBytes) bytes")
                     throw APIError(.contentTooLarge, code: "body_too_large", "webhook body larger than \(deps.maxBodyBytes) bytes")
                 }
-                var headers: [String: String] = [:]
-                for field in request.headers { headers[field.name.canonicalName] = field.value }
                 let verdict = WebhookAuthenticator.verify(provider, headers: headers, body: Array(buffer: body), secrets: deps.secrets)
                 switch verdict {
                 case .accepted:
                     do {
                         try await deps.wake()
                     } catch {
-                        deps.metrics.webhook(provider: provider.rawValue, result: "failed")
+                        await delivered("failed", .serviceUnavailable, "the reconcile request could not be recorded in the database")
                         throw APIError.unavailable("the reconcile request could not be recorded in the database; send the webhook again")
                     }
-                    deps.metrics.webhook(provider: provider.rawValue, result: "accepted")
+                    await delivered("accepted", .accepted, nil)
                     return text(.accepted, "reconcile requested\n")
                 case .disabled:
-                    deps.metrics.webhook(provider: provider.rawValue, result: "disabled")
+                    await delivered("disabled", .notFound, "no secret is configured")
                     throw APIError.notFound("no secret is configured for \(provider.rawValue) webhooks")
                 case .rejected(let why):
-                    deps.metrics.webhook(provider: provider.rawValue, result: "rejected")
+                    await delivered("rejected", .unauthorized, why)
                     throw APIError(.unauthorized, code: "bad_signature", why)
                 }
             }
@@ -135,40 +143,5 @@ public enum BeamsyncHTTP {
             app.addServices(APIFeedService(feed: feed))
         }
         return app
-    }
-}
-
-/// Headers of every HTML page: nothing may load from elsewhere, run scripts, or frame the page.
-enum SecurityHeaders {
-    static var html: HTTPFields {
-        var h = HTTPFields()
-        h[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        h[.xContentTypeOptions] = "nosniff"
-        return h
-    }
-}
-
-/// A small human status page.
-enum StatusPage {
-    static func html(_ status: GitOpsStatus?) -> String {
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
-        var rows = ""
-        for source in status?.sources ?? [] {
-            let s = source.status
-            let cells = [s.url, s.branch, s.path, s.status?.rawValue ?? "", s.reason?.rawValue ?? "", s.message ?? "",
-                         s.lastAppliedRevision ?? "", s.lastAttemptedRevision ?? ""]
-                .map { "<td>" + esc($0) + "</td>" }.joined()
-            rows += "<tr>\(cells)</tr>\n"
-        }
-        let leader = status == nil ? "status unavailable" : (status?.leader == true ? "yes" : "no")
-        return """
-            <!doctype html><html><head><meta charset="utf-8"><title>beamsync</title>
-            <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head>
-            <body><h1>beamsync</h1><p>leader: \(leader)</p>
-            <table><tr><th>url</th><th>branch</th><th>path</th><th>status</th><th>reason</th><th>message</th><th>applied</th><th>attempted</th></tr>
-            \(rows)</table><p><a href="/metrics">metrics</a> · <a href="/api/v2/gitops/status">status JSON</a></p></body></html>
-            """
     }
 }

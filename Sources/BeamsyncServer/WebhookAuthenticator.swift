@@ -6,6 +6,24 @@ public enum WebhookProvider: String, Sendable, CaseIterable {
     case github
     case gitlab
     case generic
+
+    /// The event name the provider sends (`headers` keys are lower-case).
+    func event(_ headers: [String: String]) -> String? {
+        switch self {
+        case .github: headers["x-github-event"]
+        case .gitlab: headers["x-gitlab-event"]
+        case .generic: headers["x-beamsync-event"]
+        }
+    }
+
+    /// The provider's id of the delivery, when it sends one.
+    func delivery(_ headers: [String: String]) -> String? {
+        switch self {
+        case .github: headers["x-github-delivery"]
+        case .gitlab: headers["x-gitlab-event-uuid"]
+        case .generic: headers["x-beamsync-delivery"]
+        }
+    }
 }
 
 /// Secrets for verifying webhooks; read from files, never from the repository or the command line.

@@ -49,6 +49,7 @@ public struct ApplyTransaction: Sendable {
             let (desired, options) = try load(live)
             let plan = Planner(options: options).plan(desired: desired, live: live, source: source)
             if plan.hasErrors { throw PlanRejected(plan: plan) }
+            try await InventoryLocations.refresh(plan, live: live, on: conn)
             guard plan.summary.hasChanges || plan.changes.contains(where: { $0.reason == .adopted }) else {
                 return (plan, ApplyResult(serial: live.serial))
             }

@@ -8,6 +8,7 @@ public enum BeamsyncMigrations {
         Migration(version: 3, name: "execution_runner", sql: Migration0003.sql),
         Migration(version: 4, name: "inventory_row_versions", sql: Migration0004.sql),
         Migration(version: 5, name: "http_api", sql: Migration0005.sql),
+        Migration(version: 6, name: "drift_heartbeats_and_deliveries", sql: Migration0006.sql),
         Migration(version: 8, name: "admission_and_slurm", sql: Migration0008.sql),
     ]
 }

@@ -15,7 +15,7 @@ public enum LiveStateReader {
              """, []),
             ("SELECT uuid::text AS id, project_id, version, spec::text AS spec, spec_sha256 FROM project_configs WHERE active ORDER BY project_id", []),
             ("""
-             SELECT kind, name, path, blob_id, spec_sha256, applied_revision, \(Migration0004.trustedRowXmin) AS row_xmin
+             SELECT kind, name, path, line, blob_id, spec_sha256, applied_revision, \(Migration0004.trustedRowXmin) AS row_xmin
              FROM gitops_objects ORDER BY kind, name
              """, []),
             ("SELECT name, project_module, deployment_profile_id::text AS profile_id, status FROM executions ORDER BY name", []),
@@ -36,9 +36,11 @@ public enum LiveStateReader {
         }
         live.inventory = try results[2].rows.compactMap { row in
             guard let kind = DocumentKind(rawValue: try row.string("kind")) else { return nil }
-            return InventoryEntry(kind: kind, name: try row.string("name"), path: try row.optionalString("path"),
-                                  blobID: try row.optionalString("blob_id"), specSHA256: try row.string("spec_sha256"),
-                                  appliedRevision: try row.optionalString("applied_revision"), rowVersion: try row.optionalString("row_xmin"))
+            var entry = InventoryEntry(kind: kind, name: try row.string("name"), path: try row.optionalString("path"),
+                                       blobID: try row.optionalString("blob_id"), specSHA256: try row.string("spec_sha256"),
+                                       appliedRevision: try row.optionalString("applied_revision"), rowVersion: try row.optionalString("row_xmin"))
+            entry.line = try row.optionalInt("line")
+            return entry
         }
         live.executions = try results[3].rows.map { row in
             let statusText = try row.string("status")

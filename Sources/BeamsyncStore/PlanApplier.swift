@@ -176,7 +176,8 @@ public struct PlanApplier: Sendable {
                 removedInventory.append((c.kind, c.name))
             default:
                 let wroteRow = c.kind == .deploymentProfile && (c.action == .create || (c.action == .update && c.beforeSHA256 != c.afterSHA256))
-                inventory.append([.text(c.kind.rawValue), .text(c.name), c.origin.map { .text($0.file) }, c.origin?.blobID.map(PGValue.text),
+                inventory.append([.text(c.kind.rawValue), .text(c.name), c.origin.map { .text($0.file) },
+                                  c.origin?.blobID.map(PGValue.text),
                                   .text(c.afterSHA256 ?? ""), revision.map(PGValue.text), c.afterSHA256.map(PGValue.text),
                                   wroteRow ? .text(rowXmin) : nil, .int(xid), .text(origin.url), origin.ref.map(PGValue.text),
                                   origin.subdir.map(PGValue.text), c.origin.map { .int($0.line) }])

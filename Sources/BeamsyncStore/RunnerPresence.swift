@@ -1,25 +1,31 @@
 import BeamsyncPostgres
 
-/// Whether an execution runner is connected to this database. Each runner that works through the
-/// whole ledger (`beamsync run`) keeps one session open under the application name
-/// `beamsync-runner` (its LISTEN connection); `pg_stat_activity` shows every session's
-/// application name to every role, so a read-only CLI can tell without a heartbeat table.
-/// A connection pooler in transaction mode hides sessions: then the answer is "none".
+/// Whether an execution runner is alive, from PostgreSQL's own view of its sessions. Every runner
+/// that works through the whole ledger (`beamsync run`) keeps one control session open with
+/// `application_name` = `applicationName` while it runs; its listener and worker sessions use
+/// other names, so each runner counts once, and a runner limited to one execution (a foreground
+/// `executions create`) uses `foregroundApplicationName`, so it does not count as a runner for the
+/// others. `pg_stat_activity` shows every role's `application_name`, so a read-only role can ask
+/// too; the status document, the status page and the CLI all ask through `activeRunners()`. A
+/// connection pooler in transaction mode hides sessions: then the answer is "none".
 public struct RunnerPresence: Sendable {
-    /// The application name of a runner's long-lived session.
+    /// The control session of each runner.
     public static let applicationName = "beamsync-runner"
-    /// The application name of a runner limited to one execution (a foreground `executions create`);
-    /// it does not count as a runner for the others.
+    /// The control session of a runner limited to one execution.
     public static let foregroundApplicationName = "beamsync-runner-foreground"
+    /// The runner's LISTEN session and its worker pool.
+    public static let listenerApplicationName = "beamsync-runner-listener"
+    public static let workerApplicationName = "beamsync-runner-worker"
 
     public let conn: PGConnection
 
     public init(conn: PGConnection) { self.conn = conn }
 
-    /// How many runners are connected to the current database.
+    /// Runners connected to this database now.
     public func activeRunners() async throws -> Int {
         try await conn.query("""
-            SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1
+            SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()
             """, [.text(Self.applicationName)], name: "active runners").single().int("n")
     }
 }

@@ -1,5 +1,6 @@
 import BeamsyncModel
 import BeamsyncPostgres
+import BeamsyncTime
 import Foundation
 
 /// The Ready / Reconciling / Stalled condition of a source, as Flux reports it.
@@ -7,6 +8,9 @@ public enum ReadyStatus: String, Sendable, Codable {
     case ready = "Ready"
     case reconciling = "Reconciling"
     case stalled = "Stalled"
+    /// Never stored: the status document's word for a source whose controller has not passed over
+    /// it for longer than `Staleness.limit` (whatever was recorded last can no longer be trusted).
+    case stale = "Stale"
 }
 
 /// Why a source is in its state (a short machine word, like Kubernetes condition reasons).
@@ -44,6 +48,24 @@ public struct SourceStatus: Sendable, Codable, Equatable {
     public var reconcileRequestedAt: Date?
     public var lastAppliedAt: Date?
     public var updatedAt: Date?
+    /// When the source last turned Ready or stopped being Ready (a reconcile in progress is not a change).
+    public var readyTransitionAt: Date?
+    /// Managed objects changed outside git, as the last reconcile that planned found them (nil before one).
+    public var driftCount: Int?
+    public var driftCheckedAt: Date?
+    /// When the drift count last went from zero to some or back.
+    public var driftTransitionAt: Date?
+    /// The leader's last pass over this source (every pass, also when nothing changed).
+    public var lastReconciledAt: Date?
+    /// The identity of the replica that made that pass.
+    public var reconciledBy: String?
+    /// That replica's poll interval.
+    public var pollIntervalMilliseconds: Int64?
+    /// The subject line and commit time of the applied and the attempted revisions.
+    public var lastAppliedSubject: String?
+    public var lastAppliedCommittedAt: Date?
+    public var lastAttemptedSubject: String?
+    public var lastAttemptedCommittedAt: Date?
 
     public init(id: Int64, url: String, branch: String, path: String, status: ReadyStatus? = nil, reason: StatusReason? = nil,
                 message: String? = nil, lastAppliedRevision: String? = nil, lastAttemptedRevision: String? = nil,
@@ -72,7 +94,38 @@ public struct SourceStatus: Sendable, Codable, Equatable {
         case lastAppliedRevision = "last_applied_revision", lastAttemptedRevision = "last_attempted_revision"
         case lastLiveVersion = "last_live_version", nextAttemptAt = "next_attempt_at"
         case reconcileRequestedAt = "reconcile_requested_at", lastAppliedAt = "last_applied_at", updatedAt = "updated_at"
+        case readyTransitionAt = "ready_transition_at", driftCount = "drift_count", driftCheckedAt = "drift_checked_at"
+        case driftTransitionAt = "drift_transition_at", lastReconciledAt = "last_reconciled_at", reconciledBy = "reconciled_by"
+        case pollIntervalMilliseconds = "poll_interval_ms"
+        case lastAppliedSubject = "last_applied_subject", lastAppliedCommittedAt = "last_applied_committed_at"
+        case lastAttemptedSubject = "last_attempted_subject", lastAttemptedCommittedAt = "last_attempted_committed_at"
     }
+}
+
+/// What started a reconcile.
+public enum SyncTrigger: String, Sendable, Codable, CaseIterable {
+    /// The first pass after the controller started (or took over leadership).
+    case start
+    /// The poll interval (or a backoff) ran out.
+    case poll
+    /// A verified webhook.
+    case webhook
+    /// `beamsync reconcile` or `beamsync resume`.
+    case manual
+}
+
+/// A commit's subject line and time, as the status shows them next to its id.
+public struct CommitDescription: Sendable, Equatable {
+    public var subject: String
+    public var committedAt: Date
+
+    public init(subject: String, committedAt: Date) {
+        self.subject = subject
+        self.committedAt = committedAt
+    }
+
+    /// Subjects are shown, not stored in full: the first 200 characters.
+    public static let subjectLimit = 200
 }
 
 /// One reconcile attempt in `gitops_sync_runs`.
@@ -84,18 +137,52 @@ public struct SyncRun: Sendable, Codable, Equatable {
     public var result: Result
     public var summary: JSONValue?
     public var error: String?
+    /// What started the run (nil for runs recorded before triggers were).
+    public var trigger: SyncTrigger?
 
-    public init(revision: String?, startedAt: Date, finishedAt: Date?, result: Result, summary: JSONValue?, error: String?) {
+    public init(revision: String?, startedAt: Date, finishedAt: Date?, result: Result, summary: JSONValue?, error: String?,
+                trigger: SyncTrigger? = nil) {
         self.revision = revision
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.result = result
         self.summary = summary
         self.error = error
+        self.trigger = trigger
+    }
+
+    /// From start to finish, in whole milliseconds (nil while unfinished).
+    public var durationMilliseconds: Int? {
+        finishedAt.map { Int((($0.timeIntervalSince(startedAt)) * 1000).rounded()) }
     }
 
     enum CodingKeys: String, CodingKey {
-        case revision, result, summary, error, startedAt = "started_at", finishedAt = "finished_at"
+        case revision, result, summary, error, trigger, startedAt = "started_at", finishedAt = "finished_at"
+        case durationMilliseconds = "duration_ms"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        revision = try c.decodeIfPresent(String.self, forKey: .revision)
+        startedAt = try c.decode(Date.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(Date.self, forKey: .finishedAt)
+        result = try c.decode(Result.self, forKey: .result)
+        summary = try c.decodeIfPresent(JSONValue.self, forKey: .summary)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        trigger = try c.decodeIfPresent(SyncTrigger.self, forKey: .trigger)
+    }
+
+    /// `duration_ms` is derived from the two times; it is written for readers and ignored when read.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(revision, forKey: .revision)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(result, forKey: .result)
+        try c.encode(summary, forKey: .summary)
+        try c.encode(error, forKey: .error)
+        try c.encode(trigger, forKey: .trigger)
+        try c.encode(durationMilliseconds, forKey: .durationMilliseconds)
     }
 }
 
@@ -110,7 +197,9 @@ public struct SourceStatusStore: Sendable {
 
     private static let columns = """
         id, url, branch, path, ready_status, ready_reason, ready_message, last_applied_revision, last_attempted_revision,
-        last_live_version, failures, next_attempt_at, suspended, reconcile_requested_at, last_applied_at, updated_at
+        last_live_version, failures, next_attempt_at, suspended, reconcile_requested_at, last_applied_at, updated_at,
+        ready_transition_at, drift_count, drift_checked_at, drift_transition_at, last_reconciled_at, reconciled_by,
+        poll_interval_ms, applied_subject, applied_committed_at, attempted_subject, attempted_committed_at
         """
 
     /// The source's row, created on first use.
@@ -142,33 +231,59 @@ public struct SourceStatusStore: Sendable {
             """, [.int(id), .text(status.rawValue), .text(reason.rawValue), message.map(PGValue.text)])
     }
 
-    /// A successful reconcile of `revision`: Ready, failures cleared, the live version remembered.
-    public func recordSuccess(id: Int64, revision: String, liveVersion: Int64, reason: StatusReason, message: String) async throws {
+    /// The leader's pass over the source: records when and by whom (the source's heartbeat),
+    /// records the leader's own heartbeat, and returns the row, in one statement.
+    public func markPass(id: Int64, by identity: String, startedAt: Date, interval: Duration) async throws -> SourceStatus? {
         try await conn.query("""
-            UPDATE gitops_sources SET ready_status = 'Ready', ready_reason = $2, ready_message = $3,
-                last_applied_revision = $4, last_attempted_revision = $4, last_live_version = $5, failures = 0,
-                next_attempt_at = NULL, reconcile_requested_at = NULL, last_applied_at = now(), updated_at = now()
-            WHERE id = $1
-            """, [.int(id), .text(reason.rawValue), .text(message), .text(revision), .int(liveVersion)])
+            WITH beat AS (\(ControllerRegistry.upsert))
+            UPDATE gitops_sources SET last_reconciled_at = now(), reconciled_by = $1, poll_interval_ms = $4
+            WHERE id = $5 RETURNING \(Self.columns)
+            """, [.text(identity), .timestamp(startedAt), .bool(true), .int(interval.inMilliseconds), .int(id)]).first.map(Self.decode)
     }
 
-    /// A failed attempt: Stalled, with the next attempt not before `nextAttempt`.
-    public func recordFailure(id: Int64, revision: String?, reason: StatusReason, message: String, failures: Int, nextAttempt: Date) async throws {
+    /// A successful reconcile of `revision`: Ready, failures cleared, the live version remembered.
+    /// The Ready condition's transition time moves only when the source was not Ready before.
+    public func recordSuccess(id: Int64, revision: String, liveVersion: Int64, reason: StatusReason, message: String,
+                              commit: CommitDescription? = nil) async throws {
+        try await conn.query("""
+            UPDATE gitops_sources SET ready_status = 'Ready', ready_reason = $2, ready_message = $3,
+                ready_transition_at = CASE WHEN failures = 0 AND ready_transition_at IS NOT NULL THEN ready_transition_at ELSE now() END,
+                last_applied_revision = $4, last_attempted_revision = $4, last_live_version = $5, failures = 0,
+                applied_subject = $6, applied_committed_at = $7, attempted_subject = $6, attempted_committed_at = $7,
+                next_attempt_at = NULL, reconcile_requested_at = NULL, last_applied_at = now(), updated_at = now()
+            WHERE id = $1
+            """, [.int(id), .text(reason.rawValue), .text(message), .text(revision), .int(liveVersion),
+                  commit.map { .text(Self.clip($0.subject)) }, commit.map { .timestamp($0.committedAt) }])
+    }
+
+    /// A failed attempt: Stalled, with the next attempt not before `nextAttempt`. `commit`
+    /// describes `revision` (both nil when the fetch itself failed).
+    public func recordFailure(id: Int64, revision: String?, reason: StatusReason, message: String, failures: Int, nextAttempt: Date,
+                              commit: CommitDescription? = nil) async throws {
         try await conn.query("""
             UPDATE gitops_sources SET ready_status = 'Stalled', ready_reason = $2, ready_message = $3,
+                ready_transition_at = CASE WHEN failures > 0 AND ready_transition_at IS NOT NULL THEN ready_transition_at ELSE now() END,
+                attempted_subject = CASE WHEN $4::text IS NULL THEN attempted_subject ELSE $7 END,
+                attempted_committed_at = CASE WHEN $4::text IS NULL THEN attempted_committed_at ELSE $8 END,
                 last_attempted_revision = COALESCE($4, last_attempted_revision), failures = $5, next_attempt_at = $6,
                 reconcile_requested_at = NULL, updated_at = now()
             WHERE id = $1
-            """, [.int(id), .text(reason.rawValue), .text(message), revision.map(PGValue.text), .int(failures), .timestamp(nextAttempt)])
+            """, [.int(id), .text(reason.rawValue), .text(message), revision.map(PGValue.text), .int(failures), .timestamp(nextAttempt),
+                  commit.map { .text(Self.clip($0.subject)) }, commit.map { .timestamp($0.committedAt) }])
+    }
+
+    static func clip(_ subject: String) -> String {
+        subject.count <= CommitDescription.subjectLimit ? subject : String(subject.prefix(CommitDescription.subjectLimit - 1)) + "…"
     }
 
     public func recordRun(sourceID: Int64, _ run: SyncRun) async throws {
         _ = try await conn.pipeline([
             ("""
-             INSERT INTO gitops_sync_runs (source_id, revision, started_at, finished_at, result, summary, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             INSERT INTO gitops_sync_runs (source_id, revision, started_at, finished_at, result, summary, error, trigger)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              """, [.int(sourceID), run.revision.map(PGValue.text), .timestamp(run.startedAt), run.finishedAt.map(PGValue.timestamp),
-                   .text(run.result.rawValue), run.summary.map { .json($0.canonicalString) }, run.error.map(PGValue.text)]),
+                   .text(run.result.rawValue), run.summary.map { .json($0.canonicalString) }, run.error.map(PGValue.text),
+                   run.trigger.map { .text($0.rawValue) }]),
             ("""
              DELETE FROM gitops_sync_runs WHERE source_id = $1 AND id NOT IN
                  (SELECT id FROM gitops_sync_runs WHERE source_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2)
@@ -178,13 +293,14 @@ public struct SourceStatusStore: Sendable {
 
     public func history(sourceID: Int64) async throws -> [SyncRun] {
         try await conn.query("""
-            SELECT revision, started_at, finished_at, result, summary::text AS summary, error FROM gitops_sync_runs
+            SELECT revision, started_at, finished_at, result, summary::text AS summary, error, trigger FROM gitops_sync_runs
             WHERE source_id = $1 ORDER BY started_at DESC, id DESC
             """, [.int(sourceID)]).rows.map { row in
             SyncRun(revision: try row.optionalString("revision"), startedAt: try row.date("started_at"),
                     finishedAt: try row.optionalDate("finished_at"),
                     result: SyncRun.Result(rawValue: try row.string("result")) ?? .failed,
-                    summary: try row.optionalJSON("summary").flatMap { try? JSONValue.parse($0) }, error: try row.optionalString("error"))
+                    summary: try row.optionalJSON("summary").flatMap { try? JSONValue.parse($0) }, error: try row.optionalString("error"),
+                    trigger: try row.optionalString("trigger").flatMap(SyncTrigger.init(rawValue:)))
         }
     }
 
@@ -241,15 +357,27 @@ public struct SourceStatusStore: Sendable {
     }
 
     static func decode(_ row: PGRow) throws -> SourceStatus {
-        SourceStatus(id: try row.int64("id"), url: try row.string("url"), branch: try row.string("branch"), path: try row.string("path"),
-                     status: try row.optionalString("ready_status").flatMap(ReadyStatus.init(rawValue:)),
-                     reason: try row.optionalString("ready_reason").flatMap(StatusReason.init(rawValue:)),
-                     message: try row.optionalString("ready_message"),
-                     lastAppliedRevision: try row.optionalString("last_applied_revision"),
-                     lastAttemptedRevision: try row.optionalString("last_attempted_revision"),
-                     lastLiveVersion: try row.optionalInt64("last_live_version"), failures: try row.int("failures"),
-                     nextAttemptAt: try row.optionalDate("next_attempt_at"), suspended: try row.bool("suspended"),
-                     reconcileRequestedAt: try row.optionalDate("reconcile_requested_at"),
-                     lastAppliedAt: try row.optionalDate("last_applied_at"), updatedAt: try row.optionalDate("updated_at"))
+        var s = SourceStatus(id: try row.int64("id"), url: try row.string("url"), branch: try row.string("branch"), path: try row.string("path"),
+                             status: try row.optionalString("ready_status").flatMap(ReadyStatus.init(rawValue:)),
+                             reason: try row.optionalString("ready_reason").flatMap(StatusReason.init(rawValue:)),
+                             message: try row.optionalString("ready_message"),
+                             lastAppliedRevision: try row.optionalString("last_applied_revision"),
+                             lastAttemptedRevision: try row.optionalString("last_attempted_revision"),
+                             lastLiveVersion: try row.optionalInt64("last_live_version"), failures: try row.int("failures"),
+                             nextAttemptAt: try row.optionalDate("next_attempt_at"), suspended: try row.bool("suspended"),
+                             reconcileRequestedAt: try row.optionalDate("reconcile_requested_at"),
+                             lastAppliedAt: try row.optionalDate("last_applied_at"), updatedAt: try row.optionalDate("updated_at"))
+        s.readyTransitionAt = try row.optionalDate("ready_transition_at")
+        s.driftCount = try row.optionalInt("drift_count")
+        s.driftCheckedAt = try row.optionalDate("drift_checked_at")
+        s.driftTransitionAt = try row.optionalDate("drift_transition_at")
+        s.lastReconciledAt = try row.optionalDate("last_reconciled_at")
+        s.reconciledBy = try row.optionalString("reconciled_by")
+        s.pollIntervalMilliseconds = try row.optionalInt64("poll_interval_ms")
+        s.lastAppliedSubject = try row.optionalString("applied_subject")
+        s.lastAppliedCommittedAt = try row.optionalDate("applied_committed_at")
+        s.lastAttemptedSubject = try row.optionalString("attempted_subject")
+        s.lastAttemptedCommittedAt = try row.optionalDate("attempted_committed_at")
+        return s
     }
 }

@@ -26,3 +26,10 @@ public struct StatusQueries: Sendable {
         return counts
     }
 }
+
+extension StatusQueries {
+    /// The database's clock: every replica and the CLI judge staleness against the same one.
+    public func databaseNow() async throws -> Date {
+        try await conn.query("SELECT now() AS now", name: "now").single().date("now")
+    }
+}

@@ -99,7 +99,7 @@ defer { try? FileManager.default.removeItem(at: workDir) }
 try generateProfiles(count: 10_000, in: workDir)
 print("beamsync bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, workload: 10,000 profile files (\(workDir.path))")
 
-// `beamsync-bench [validate|store|noop|controller ...]` runs only the named groups (all by default).
+// `beamsync-bench [validate|store|noop|controller|page ...]` runs only the named groups (all by default).
 // `profile-parse`, `profile-plan` and `profile-apply` run one phase alone, for `perf record`.
 let groups = Set(CommandLine.arguments.dropFirst())
 func selected(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
@@ -136,6 +136,7 @@ if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
     if selected("store") { try await storeBenchmarks(adminURL: adminURL, tree: tree, workDir: workDir) }
     if selected("noop") { try await noOpPlanBenchmark(adminURL: adminURL, tree: tree, root: workDir.path) }
     if selected("controller") { try await ControllerBench.run(adminURL: adminURL, profilesDir: workDir.appendingPathComponent("profiles")) }
+    if selected("page") { try await PageBench.run(adminURL: adminURL) }
     if selected("scale") {
         try await ScaleBench.run(adminURL: adminURL, smallDir: workDir, workDir: workDir.deletingLastPathComponent())
     }

@@ -44,6 +44,29 @@ struct ApplyProcessTests {
         }
     }
 
+    @Test("plan --detailed-exitcode exits 2 when a row was changed outside git, even with nothing to apply")
+    func driftExitCode() async throws {
+        let db = try await FreshDatabase.create(prefix: "cli")
+        let dir = try temporaryRepository(profiles(count: 2, port: 8001))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+        #expect(try runBeamsync(["apply", "--dir", dir.path, "--auto-approve"], environment: env).status == 0)
+        #expect(try runBeamsync(["plan", "--dir", dir.path, "--detailed-exitcode"], environment: env).status == 0)
+        let conn = try await PGConnection.connect(conninfo: db.url)
+        try await conn.query("""
+            UPDATE daliuge_deployment_profile SET deployment = jsonb_set(deployment, '{deploy_port}', '9999') WHERE name = 'p1'
+            """)
+        await conn.close()
+        let r = try runBeamsync(["plan", "--dir", dir.path, "--detailed-exitcode"], environment: env)
+        #expect(r.status == 2, "drift alone makes the exit code 2: \(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("p1") && r.stdout.contains("deployment.deploy_port"), "\(r.stdout)")
+        let json = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: env)
+        let drifted = try JSONValue.parse(json.stdout)["changes"]?.arrayValue?.filter { $0["drifted_fields"] != nil } ?? []
+        #expect(drifted.map { $0["name"] } == [.string("p1")])
+        #expect(drifted.first?["drifted_fields"] == .array([.string("deployment.deploy_port")]))
+        try await db.drop()
+    }
+
     @Test("two applies at once are serialised and the final state is correct")
     func concurrentApplies() async throws {
         try await TestDatabase.withFreshDatabase { db in

@@ -84,10 +84,11 @@ final class ControllerProcess: @unchecked Sendable {
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// GETs with the curl CLI; the HTTP status (0 when nothing answered).
-    func get(_ path: String) async throws -> Int {
+    func get(_ path: String, headers: [String: String] = [:]) async throws -> Int {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "http://127.0.0.1:\(port)\(path)"]
+        p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5"] + headers.flatMap { ["-H", "\($0.key): \($0.value)"] }
+            + ["http://127.0.0.1:\(port)\(path)"]
         let out = Pipe()
         p.standardOutput = out
         try p.run()

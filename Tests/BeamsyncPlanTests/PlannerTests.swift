@@ -144,6 +144,23 @@ struct PlannerTests {
         #expect(change.reason == .driftHealed && change.fieldChanges.first?.after == .int(8001))
     }
 
+    @Test("each drifted object is marked with the fields changed outside git; healed drift does not remain")
+    func driftPerObject() throws {
+        let state = try desired(["profiles/a.yaml": profile("a", port: 8001), "profiles/b.yaml": profile("b")])
+        var live = applied(state)
+        live.profiles[0].deployment = .object(live.profiles[0].deployment.objectValue!.merging(["deploy_port": .int(7000)]) { $1 })
+        let reported = Planner().plan(desired: state, live: live, source: "test")
+        #expect(reported.summary.drifted == 1 && reported.summary.hasChangesOrDrift && !reported.summary.hasChanges)
+        #expect(reported.remainingDrift.map(\.name) == ["a"])
+        #expect(reported.remainingDrift.first?.driftedFields == ["deployment.deploy_port"])
+        #expect(reported.changes.first { $0.name == "b" }?.driftedFields == nil)
+        let healed = Planner(options: PlanOptions(heal: true)).plan(desired: state, live: live, source: "test")
+        #expect(healed.summary.drifted == 1, "drift found and healed is still reported as found")
+        #expect(healed.remainingDrift.isEmpty, "a healed object does not stay drifted")
+        let clean = Planner().plan(desired: state, live: applied(state), source: "test")
+        #expect(clean.summary.drifted == 0 && !clean.summary.hasChangesOrDrift)
+    }
+
     @Test("whitespace and key order do not change the plan")
     func formattingIsNoOp() throws {
         let state = try desired(["profiles/a.yaml": profile("a")])

@@ -34,4 +34,5 @@ TEST_PACKAGES=(postgresql python3 python3-jsonschema openssh-server openssh-clie
                python3-venv python3-dev gcc curl jq util-linux gnupg gpgv
                munge slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core
                mpich libmpich-dev iproute2
-               jq mmdebstrap systemd)   # jq: the GitLab CI example; mmdebstrap, systemd: package-check.sh
+               jq mmdebstrap systemd    # jq: the GitLab CI example; mmdebstrap, systemd: package-check.sh
+               chromium)                # the status page in a real headless browser

@@ -103,10 +103,8 @@ public actor ExecutionRunner {
     /// safely by whoever takes them next); when `done` ends the loop, they finish first.
     public func run(until done: @Sendable () async -> Bool = { false }) async {
         let bell = Doorbell()
-        // The listener's session is the runner's presence (`RunnerPresence`) while the loop runs.
-        let applicationName = only == nil ? RunnerPresence.applicationName : RunnerPresence.foregroundApplicationName
         let listener = Task.detached { [conninfo, logger] in
-            await Self.listenForWakeUps(conninfo: conninfo, applicationName: applicationName, logger: logger, bell: bell)
+            await Self.listenForWakeUps(conninfo: conninfo, applicationName: RunnerPresence.listenerApplicationName, logger: logger, bell: bell)
         }
         defer { listener.cancel() }
         await withDiscardingTaskGroup { group in
@@ -250,14 +248,18 @@ public actor ExecutionRunner {
     /// The ledger on the control connection (one round trip per call, no open transaction).
     private func control() async throws -> ExecutionLedger {
         if let connection, !connection.isBroken { return ExecutionLedger(conn: connection) }
-        let conn = try await PGConnection.connect(conninfo: conninfo)
+        // The session's name is how others see that a runner is alive (`RunnerPresence`); a
+        // foreground runner's does not count for the other executions.
+        let name = only == nil ? RunnerPresence.applicationName : RunnerPresence.foregroundApplicationName
+        let conn = try await PGConnection.connect(conninfo: conninfo, overrides: ["application_name": name])
         connection = conn
         return ExecutionLedger(conn: conn)
     }
 
     private func workerPool() -> PGPool {
         if let workers { return workers }
-        let pool = PGPool(conninfo: conninfo, maxConnections: configuration.concurrency)
+        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": RunnerPresence.workerApplicationName],
+                          maxConnections: configuration.concurrency)
         workers = pool
         return pool
     }
