@@ -61,10 +61,11 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable {
     /// The database has no beamsync schema yet; the plan is against an empty state.
     case schemaMissing = "schema_missing"
 
-    /// Found by comparing the documents with the database, not by checking the documents.
+    /// Found by comparing the documents with the database (or with the live targets they name),
+    /// not by checking the documents.
     public var comparesWithDatabase: Bool {
         switch self {
-        case .drift, .unmanagedConflict, .defaultConflict, .pruneGuard, .ignoredEdit, .notPruned, .schemaMissing: true
+        case .drift, .unmanagedConflict, .defaultConflict, .pruneGuard, .ignoredEdit, .notPruned, .schemaMissing, .targetCheckFailed: true
         default: false
         }
     }

@@ -54,8 +54,9 @@ enum ExecutionRoutes {
             let id = try context.parameters.require("id")
             var request = request
             let body = try await request.bodyBytes(limit: limits.maxBodyBytes)
-            // Accepted: the runner cancels the backend work, then records `cancelled`.
-            return json(.accepted, ByteBuffer(bytes: try await call { try await api.executions.patch(id, body: body, actor: token.actor) }))
+            let cancelled = try await call { try await api.executions.patch(id, body: body, actor: token.actor) }
+            // 200 when it ended at once (it never started); 202 when the runner still cancels the backend work.
+            return json(cancelled.ended ? .ok : .accepted, ByteBuffer(bytes: cancelled.body))
         }
     }
 

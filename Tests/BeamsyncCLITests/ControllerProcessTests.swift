@@ -62,7 +62,7 @@ final class ControllerProcess: @unchecked Sendable {
     let log: URL
 
     init(repo: String, databaseURL: String, interval: String = "60s", extra: [String] = [], env extraEnv: [String: String] = [:]) throws {
-        port = Int.random(in: 20_000...40_000)
+        port = try closedPort()  // a port the kernel just had free, not one of its ephemeral ones in use
         log = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-controller-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/beamsync")

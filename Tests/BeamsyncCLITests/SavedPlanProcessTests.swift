@@ -22,6 +22,11 @@ func databaseContents(_ url: String) async throws -> [String] {
                              ("executions", "name, graph_sha256"), ("graph_blobs", "sha256, md5(content)"),
                              ("gitops_objects", "kind, name, spec_sha256"), ("audit_events", "action, object_name"),
                              ("beamsync_plan_serial", "serial")] {
+        // plan creates no schema: before the first apply the tables do not exist, which is "nothing written" too.
+        guard try await conn.query("SELECT to_regclass($1) IS NOT NULL AS e", [.text(table)]).single().bool("e") else {
+            out.append("\(table): (no table)")
+            continue
+        }
         let rows = try await conn.query("SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') AS v FROM (SELECT \(columns) FROM \(table)) t")
         out.append("\(table): " + (try rows.single().string("v")))
     }

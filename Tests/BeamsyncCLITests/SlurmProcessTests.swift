@@ -82,7 +82,7 @@ struct SlurmProcessTests {
         }, "\(second.logText)")
         let done = try #require(await row())
         #expect(try done.optionalString("slurm_job_id") == queued.first, "the restarted process followed the job the first one submitted")
-        #expect(try cluster.accountedJobs(named: sid) == queued, "exactly one job: nothing was submitted again")
+        #expect(try cluster.accountedJobs(named: sid, settlingOn: queued) == queued, "exactly one job: nothing was submitted again")
         let id = try await conn.query("SELECT uuid FROM executions WHERE name = $1", [.text(name)]).single().uuid("uuid")
         let messages = try await conn.query("SELECT detail->>'message' AS m FROM execution_events WHERE execution_id = $1 AND step = 'submitted' ORDER BY id",
                                             [.uuid(id)]).rows.map { try $0.optionalString("m") ?? "" }
@@ -125,7 +125,7 @@ struct SlurmProcessTests {
         let withDatabase = environment.merging(["DATABASE_URL": db.url]) { _, new in new }
         #expect(try runBeamsync(["apply", "--dir", dir.path, "--auto-approve"], environment: withDatabase).status == 0)
         let fromDatabase = try runBeamsync(["slurm", "ping", "--profile", "hpc"], environment: withDatabase)
-        #expect(fromDatabase.status == 0 && fromDatabase.stdout.contains("✓ every check passed"), "\(fromDatabase.stdout)\(fromDatabase.stderr)")
+        #expect(fromDatabase.status == 0 && fromDatabase.stdout.contains("✓ passed: 9 steps"), "\(fromDatabase.stdout)\(fromDatabase.stderr)")
         let unknown = try runBeamsync(["slurm", "ping", "--profile", "nope"], environment: withDatabase)
         #expect(unknown.status == 1 && unknown.stderr.contains("no deployment profile named 'nope' in the database"), "\(unknown.stderr)")
         try await db.drop()

@@ -85,7 +85,7 @@ struct TargetCheckProcessTests {
         let stack = try Stack()
         try await TestDatabase.withFreshDatabase { db in
             let applied = try temporaryRepository(["profiles/dim.yaml": stack.rest("stored")])
-            let empty = try temporaryRepository([:])
+            let empty = try temporaryRepository(["README.md": "no profiles here\n"])
             defer {
                 try? FileManager.default.removeItem(at: applied)
                 try? FileManager.default.removeItem(at: empty)

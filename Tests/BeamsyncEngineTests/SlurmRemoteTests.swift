@@ -54,7 +54,7 @@ struct SlurmRemoteTests {
             let sid = DaliugeSessionID.make(executionID: e.id, createdAt: e.createdAt)
             #expect(done.daliugeSessionID == sid)
             let job = try #require(done.slurmJobID)
-            #expect(try cluster.accountedJobs(named: sid) == [job], "exactly one job carries the execution's name")
+            #expect(try cluster.accountedJobs(named: sid, settlingOn: [job]) == [job], "exactly one job carries the execution's name")
             #expect(try cluster.accountedState(job) == "COMPLETED")
             #expect(try await h.distinctSteps(e.id) == ["created", "translating", "staging", "creating_job_script", "submitting", "submitted",
                                                          "completed"])

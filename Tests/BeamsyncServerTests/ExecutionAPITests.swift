@@ -90,16 +90,23 @@ struct ExecutionAPITests {
 
             let wrong = try await server.request("PATCH", "/api/v2/executions/run-0", token: token, body: #"{"status": "completed"}"#)
             #expect(wrong.status == 422)
+            // A pending execution nothing was sent for ends cancelled at once.
             let cancel = try await server.request("PATCH", "/api/v2/executions/run-0", token: token, body: #"{"status": "cancelled"}"#)
-            #expect(cancel.status == 202, "\(cancel.text)")
-            #expect(try cancel.json()["execution"]?["cancel_requested_at"]?.stringValue != nil)
-            #expect(try cancel.json()["events"]?.arrayValue?.last?["detail"]?["message"] == .string("cancel requested by token:ci"))
+            #expect(cancel.status == 200, "\(cancel.text)")
+            #expect(try cancel.json()["execution"]?["status"] == .string("cancelled"))
+            #expect(try cancel.json()["events"]?.arrayValue?.last?["detail"]?["message"]?.stringValue?
+                .hasPrefix("cancelled by token:ci before any runner started it") == true, "\(cancel.text)")
 
+            // A running one is cancelled at its backend by the runner: accepted, and the request recorded.
             let conn = try await PGConnection.connect(conninfo: server.conninfo)
-            let idText = try #require(try show.json()["execution"]?["id"]?.stringValue)
-            let id = try #require(UUID(uuidString: idText))
-            _ = try await ExecutionLedger(conn: conn).transition(id, ExecutionTransition(status: .cancelled, step: "cancelled", message: "test"))
+            let running = try #require(try await ExecutionLedger(conn: conn).get(idOrName: "run-1"))
+            _ = try await ExecutionLedger(conn: conn).transition(running.id, ExecutionTransition(status: .running, step: "deploying", message: "test"))
             await conn.close()
+            let accepted = try await server.request("PATCH", "/api/v2/executions/run-1", token: token, body: #"{"status": "cancelled"}"#)
+            #expect(accepted.status == 202, "\(accepted.text)")
+            #expect(try accepted.json()["execution"]?["cancel_requested_at"]?.stringValue != nil)
+            #expect(try accepted.json()["events"]?.arrayValue?.last?["detail"]?["message"] == .string("cancel requested by token:ci"))
+
             let finished = try await server.request("PATCH", "/api/v2/executions/run-0", token: token, body: #"{"status": "cancelled"}"#)
             #expect(try finished.status == 409 && (finished.json()["code"]) == .string("already_finished"))
             #expect(try await server.request("GET", "/api/v2/executions/\(UUID().uuidString)", token: token).status == 404)

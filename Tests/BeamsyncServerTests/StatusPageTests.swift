@@ -106,6 +106,7 @@ struct StatusPageTests {
     func headersAndBadParameters() async throws {
         var deps = ServerDependencies(metrics: ControllerMetrics(), secrets: WebhookSecrets(), wake: {},
                                       status: { hostileOverview("x").status }, databaseReady: { true })
+        deps.access = AccessPolicy(publicStatus: true)  // the page without a token (`run --public-status`)
         let seen = QueryRecorder()
         deps.overview = { query in
             seen.record(query)
@@ -138,6 +139,7 @@ struct StatusPageTests {
         struct Down: Error, CustomStringConvertible { var description: String { "password=hunter2 host=db" } }
         var deps = ServerDependencies(metrics: ControllerMetrics(), secrets: WebhookSecrets(), wake: {},
                                       status: { throw Down() }, databaseReady: { false })
+        deps.access = AccessPolicy(publicStatus: true)  // the page without a token (`run --public-status`)
         deps.overview = { _ in throw Down() }
         try await Application(router: BeamsyncHTTP.router(deps), logger: Logger(label: "test")).test(.router) { client in
             try await client.execute(uri: "/", method: .get) { r in
@@ -153,6 +155,7 @@ struct StatusPageTests {
         let recorder = DeliveryRecorder()
         var deps = ServerDependencies(metrics: ControllerMetrics(), secrets: WebhookSecrets(github: secret), wake: {},
                                       status: { hostileOverview("x").status }, databaseReady: { true })
+        deps.access = AccessPolicy(publicStatus: true)  // the page without a token (`run --public-status`)
         deps.recordDelivery = { recorder.record($0) }
         try await Application(router: BeamsyncHTTP.router(deps), logger: Logger(label: "test")).test(.router) { client in
             var headers = HTTPFields()

@@ -94,6 +94,19 @@ public struct SlurmTestCluster: Sendable {
             .split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// sacct's jobs under `name` once they equal `expected`, or what it lists after `seconds`:
+    /// slurmdbd records a job a moment after slurmctld has ended it, so a job just seen
+    /// COMPLETED in squeue may not be in sacct yet. A second job would still show.
+    public func accountedJobs(named name: String, settlingOn expected: [String], within seconds: Double = 15) throws -> [String] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var jobs = try accountedJobs(named: name)
+        while jobs != expected && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            jobs = try accountedJobs(named: name)
+        }
+        return jobs
+    }
+
     /// Job ids squeue lists under `name`, in every state (jobs that ended stay listed for MinJobAge).
     public func listedJobs(named name: String) throws -> [String] {
         try slurm("squeue", ["-h", "-a", "-t", "all", "--name=\(name)", "-o", "%i"])

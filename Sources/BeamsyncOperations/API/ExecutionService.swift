@@ -108,7 +108,10 @@ public struct ExecutionService: Sendable {
     }
 
     /// `{"status": "cancelled"}` and nothing else: asks the runner to cancel (as `beamsync executions cancel`).
-    public func patch(_ idOrName: String, body: [UInt8], actor: AuditActor) async throws -> [UInt8] {
+    /// A cancel: the execution as it is afterwards with its events, and whether it has already ended
+    /// (a pending execution nothing was sent for ends `cancelled` at once; others are cancelled at
+    /// their backend by the runner).
+    public func patch(_ idOrName: String, body: [UInt8], actor: AuditActor) async throws -> (body: [UInt8], ended: Bool) {
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes: body)
@@ -136,7 +139,7 @@ public struct ExecutionService: Sendable {
             let record = try await Self.mapLedger { try await ledger.requestCancel(idOrName: idOrName, actor: actor.name) }
             return Detail(execution: record, events: try await ledger.events(of: record.id))
         }
-        return try APIJSON.encode(detail)
+        return (try APIJSON.encode(detail), detail.execution.isTerminal)
     }
 
     static func ledgerRequest(_ body: ExecutionRequestBody, actor: AuditActor) -> ExecutionRequest {
