@@ -22,7 +22,7 @@ struct TargetCheckOptions: ParsableArguments {
         _ = try DurationText.parse(targetTimeout, option: "--target-timeout")
     }
 
-    /// Every checker this build has. A kind without one is reported as not checked.
+    /// A checker per deployment kind: `dim ping` for rest_remote, `slurm ping` for slurm_remote.
     func run() throws -> TargetCheckRun {
         let deadline = try DurationText.parse(targetTimeout ?? "30s", option: "--target-timeout")
         let environment = ProcessInfo.processInfo.environment
@@ -30,6 +30,11 @@ struct TargetCheckOptions: ParsableArguments {
         let http = HTTPClient(threads: 4, name: "beamsync-target-checks", maxPerHost: 4)
         let checkers: [any TargetChecker] = [
             DIMPing(http: http, caFile: RunnerConfiguration(environment: environment).caFile, timeout: deadline),
+            {
+                var slurm = SlurmPing(environment: environment)
+                slurm.timeout = deadline
+                return slurm
+            }(),
         ]
         return TargetCheckRun(checkers: checkers, deadline: deadline)
     }

@@ -113,7 +113,9 @@ struct TargetCheckProcessTests {
                 "profiles/hpc.yaml": Stack.slurm,
             ])
             defer { try? FileManager.default.removeItem(at: dir) }
-            let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1"]
+            // The Slurm profile is checked by slurm ping, which stops at its first step: no usable key.
+            let environment = ["DATABASE_URL": db.url, "NO_COLOR": "1", "SLURM_SSH_PRIVATE_KEY_FILE": "/nonexistent/beamsync-test-key",
+                               "BEAMPIPE_SLURM_SSH_ALLOW_HOME_FALLBACK": "false"]
             let dimURL = "http://\(stack.host):\(stack.port)"
 
             let text = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--detailed-exitcode"], environment: environment)
@@ -122,7 +124,8 @@ struct TargetCheckProcessTests {
             #expect(text.stdout.contains("  ✗ profile \"bad\" (dim \(dimURL)): failed at tm after "))
             #expect(text.stdout.contains("      check: check translation.tm_url and that `dlg tm` runs there and is reachable from this machine\n"))
             #expect(text.stdout.contains("  ✓ profile \"good\" (dim \(dimURL)): 5 steps passed in "))
-            #expect(text.stdout.contains("  - profile \"hpc\" (slurm login.example.org:22): not checked: slurm ping is not available in this build\n"))
+            #expect(text.stdout.contains("  ✗ profile \"hpc\" (slurm ") && text.stdout.contains("login.example.org:22): failed at credentials after "),
+                    "\(text.stdout)")
             #expect(!text.stdout.contains("warning: profile 'bad'"), "the failure is shown once, in the target checks, not again as a warning")
 
             let json = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "json"], environment: environment)
@@ -132,17 +135,20 @@ struct TargetCheckProcessTests {
             #expect(checks.map { $0["profile"]?.stringValue } == ["bad", "good", "hpc"])
             #expect(checks[0]["steps"]?.arrayValue?.map { $0["outcome"]?.stringValue } == ["passed", "failed", "skipped", "skipped", "skipped"])
             #expect(checks[1]["steps"]?.arrayValue?.allSatisfy { $0["outcome"] == .string("passed") } == true)
-            #expect(checks[2]["kind"] == .string("slurm") && checks[2]["steps"]?.arrayValue?.first?["outcome"] == .string("skipped"))
+            #expect(checks[2]["kind"] == .string("slurm") && checks[2]["steps"]?.arrayValue?.first?["name"] == .string("credentials")
+                    && checks[2]["steps"]?.arrayValue?.first?["outcome"] == .string("failed"), "\(checks[2])")
             let warnings = plan["diagnostics"]?.arrayValue?.filter { $0["code"] == .string("target_check_failed") } ?? []
-            #expect(warnings.count == 1 && warnings[0]["severity"] == .string("warning"))
-            #expect(warnings[0]["location"]?["file"]?.stringValue?.hasSuffix("profiles/bad.yaml") == true, "\(warnings)")
+            #expect(warnings.count == 2 && warnings.allSatisfy { $0["severity"] == .string("warning") })
+            #expect(Set(warnings.compactMap { $0["location"]?["file"]?.stringValue?.split(separator: "/").suffix(2).joined(separator: "/") })
+                    == ["profiles/bad.yaml", "profiles/hpc.yaml"], "\(warnings)")
 
             let markdown = try runBeamsync(["plan", "--dir", dir.path, "--check-targets", "--format", "markdown"], environment: environment)
             #expect(markdown.status == 0)
             #expect(markdown.stdout.contains("#### Target checks\n\n| | profile | target | result | time |"))
             #expect(markdown.stdout.contains("| ✅ | <code>good</code> | dim <code>\(dimURL)</code> | passed (5 steps) | "))
             #expect(markdown.stdout.contains("| ❌ | <code>bad</code> | dim <code>\(dimURL)</code> | failed at <code>tm</code>: no answer from http://127.0.0.1:"))
-            #expect(markdown.stdout.contains("| ➖ | <code>hpc</code> | slurm <code>login.example.org:22</code> | not checked: slurm ping is not available in this build | — |"))
+            #expect(markdown.stdout.contains("| ❌ | <code>hpc</code> | slurm <code>") && markdown.stdout.contains("failed at <code>credentials</code>"),
+                    "\(markdown.stdout)")
 
             let plain = try runBeamsync(["plan", "--dir", dir.path, "--format", "json"], environment: environment)
             #expect(!plain.stdout.contains("target_checks"), "no checks unless asked for")
