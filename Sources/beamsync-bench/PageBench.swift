@@ -22,6 +22,8 @@ enum PageBench {
                 status: { try await pool.withConnection { try await GitOpsStatus.read(conn: $0, leader: true) } },
                 databaseReady: { true })
             deps.overview = { query in try await pool.withConnection { try await StatusOverview.read(conn: $0, leader: true, inventory: query) } }
+            // As `run --public-status` serves it (a bearer token is one in-memory lookup more).
+            deps.access = AccessPolicy(publicStatus: true)
             var logger = Logger(label: "bench")
             logger.logLevel = .critical  // stopping the server at the end logs a cancellation
             let port = try freePort()
