@@ -1,3 +1,4 @@
+import BeamsyncModel
 import Foundation
 
 /// Text made safe for HTML: element content and double- or single-quoted attribute values.
@@ -8,9 +9,9 @@ import Foundation
 /// reorder or hide what the page shows next to it. Line feeds and tabs are kept (message cells
 /// wrap them); a carriage return is shown as `\r`.
 ///
-/// BeamsyncModel's `DisplayText.escaped` makes the same characters visible for the CLI and the
-/// plan renderers; once it is available here, call it before the HTML references below so the
-/// page and the terminal show a value identically.
+/// Which characters are hidden is `DisplayText.isHidden`, the rule the CLI and the plan renderers
+/// use, so the page and the terminal show a value identically (the page keeps line feeds and tabs,
+/// which its message cells wrap).
 enum HTMLText {
     static func escape(_ s: String) -> String {
         guard needsWork(s) else { return s }
@@ -26,7 +27,7 @@ enum HTMLText {
             case "\n", "\t": out.unicodeScalars.append(scalar)
             case "\r": out += "\\r"
             default:
-                if isHidden(scalar) {
+                if DisplayText.isHidden(scalar) {
                     out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
                 } else {
                     out.unicodeScalars.append(scalar)
@@ -47,18 +48,6 @@ enum HTMLText {
             }
         }
         return false
-    }
-
-    /// Control, format, line-separator and paragraph-separator characters. The zero-width joiner
-    /// and non-joiner are kept: emoji sequences and several scripts need them to render at all.
-    static func isHidden(_ s: Unicode.Scalar) -> Bool {
-        if s == "\n" || s == "\t" { return false }
-        if s.value < 0x20 || s.value == 0x7F { return true }
-        if s.value < 0x80 || s.value == 0x200C || s.value == 0x200D { return false }
-        switch s.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: return true
-        default: return false
-        }
     }
 
     /// A query-string value: everything but unreserved characters percent-encoded (then escaped

@@ -6,51 +6,9 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-/// A git repository made with the `git` CLI, followed through a real `GitSource`.
-struct ScratchRepository {
-    let dir: URL
-    let cache: URL
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-ctl-\(UUID().uuidString)")
-        dir = base.appendingPathComponent("repo")
-        cache = base.appendingPathComponent("cache")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try git("init", "-q", "-b", "main")
-        try git("config", "user.email", "test@example.org")
-        try git("config", "user.name", "beamsync tests")
-    }
-
-    @discardableResult
-    func git(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", dir.path] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CancellationError() }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    @discardableResult
-    func commit(_ files: [String: String], message: String) throws -> String {
-        for (path, text) in files {
-            let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-        try git("add", "-A")
-        try git("commit", "-q", "-m", message)
-        return try git("rev-parse", "HEAD")
-    }
-
-    var source: GitSource { GitSource(url: "file://" + dir.path, ref: "main", cacheDirectory: cache.path) }
-
-    func remove() { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+extension TestRepository {
+    /// The repository followed through a real `GitSource` (its mirror inside `.git`, removed with it).
+    var source: GitSource { GitSource(url: url, ref: "main", cacheDirectory: dir.appendingPathComponent(".git/beamsync-cache").path) }
 }
 
 @Suite("Drift and heartbeats as the controller records them", .serialized,
@@ -59,7 +17,7 @@ struct DriftStatusTests {
     @Test("a psql edit of a managed profile becomes a Drifted condition naming the object and field, with the run's trigger")
     func psqlEditBecomesDrift() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let repo = try ScratchRepository()
+            let repo = try TestRepository()
             defer { repo.remove() }
             let revision = try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001), "profiles/b.yaml": restProfile("b", port: 8002)],
                                            message: "two profiles\n\nbody")
@@ -112,7 +70,7 @@ struct DriftStatusTests {
     @Test("a restarted controller reports the recorded drift and managed objects before it plans again")
     func gaugesSurviveRestart() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let repo = try ScratchRepository()
+            let repo = try TestRepository()
             defer { repo.remove() }
             try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)], message: "one")
             let conninfo = db.url
@@ -142,7 +100,7 @@ struct DriftStatusTests {
     @Test("a controller that stops passing over its source makes the source Stale, not Ready")
     func staleWhenStopped() async throws {
         try await TestDatabase.withFreshDatabase { db in
-            let repo = try ScratchRepository()
+            let repo = try TestRepository()
             defer { repo.remove() }
             try repo.commit(["profiles/a.yaml": restProfile("a", port: 8001)], message: "one")
             var options = ControllerOptions()

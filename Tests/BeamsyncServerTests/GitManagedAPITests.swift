@@ -8,31 +8,9 @@ import BeamsyncTestSupport
 import Foundation
 import Testing
 
-/// A git repository on disk, committed to with the git CLI.
-struct ScratchRepository {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-api-repo-\(UUID().uuidString)")
-
-    func commit(_ files: [String: String]) async throws {
-        for (path, text) in files {
-            let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-        for args in [["init", "-q", "-b", "main"], ["add", "-A"],
-                     ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "change"]] {
-            let (code, _, err) = try await Curl.run("/usr/bin/git", ["-C", dir.path] + args)
-            guard code == 0 else { throw Curl.CurlFailure(message: "git \(args): \(err)") }
-        }
-    }
-
-    func source() -> GitSource {
-        GitSource(url: "file://" + dir.path, ref: "main", cacheDirectory: dir.path + "-cache")
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(at: dir)
-        try? FileManager.default.removeItem(atPath: dir.path + "-cache")
-    }
+extension TestRepository {
+    /// The repository followed through a real `GitSource` (its mirror inside `.git`, removed with it).
+    func source() -> GitSource { GitSource(url: url, ref: "main", cacheDirectory: dir.appendingPathComponent(".git/beamsync-cache").path) }
 }
 
 @Suite("HTTP API v2: git owns what git manages", .serialized, .enabled(if: apiTestsEnabled))
@@ -40,9 +18,9 @@ struct GitManagedAPITests {
     @Test("writes to a git-managed profile are 409 naming repository, branch and file:line; API profiles are listed as unmanaged and --adopt takes them over")
     func gitManaged() async throws {
         try await withAPIServer { server in
-            let repo = ScratchRepository()
+            let repo = try TestRepository()
             defer { repo.remove() }
-            try await repo.commit(["profiles/managed.yaml": """
+            try repo.commit(["profiles/managed.yaml": """
                 # comment lines first, so the document does not start on line 1
                 ---
                 name: git-default
@@ -91,7 +69,7 @@ struct GitManagedAPITests {
             let plan = try await reconciliation.plan(.git(repo.source()), overrides: PolicyOverrides())
             #expect(plan.unmanaged == [UnmanagedObject(kind: .deploymentProfile, name: "api-made")])
             #expect(TextRenderer().render(plan).contains("1 DeploymentProfile: api-made"))
-            try await repo.commit(["profiles/api-made.yaml": "name: api-made\nproject_module: x\ntranslation: {}\ndeployment: {kind: rest_remote, deploy_host: h}\n"])
+            try repo.commit(["profiles/api-made.yaml": "name: api-made\nproject_module: x\ntranslation: {}\ndeployment: {kind: rest_remote, deploy_host: h}\n"])
             let refused = try await reconciliation.plan(.git(repo.source()), overrides: PolicyOverrides())
             #expect(refused.diagnostics.errors.contains { $0.code == .unmanagedConflict })
             let (adoptPlan, _) = try await reconciliation.apply(try await ParsedSource.read(.git(repo.source())),

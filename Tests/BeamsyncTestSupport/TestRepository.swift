@@ -1,0 +1,50 @@
+import Foundation
+
+/// A git repository the tests commit to, with the `git` CLI.
+public struct TestRepository: Sendable {
+    public let dir: URL
+
+    public init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-repo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try git("init", "-q", "-b", "main")
+        try git("config", "user.email", "test@example.org")
+        try git("config", "user.name", "beamsync tests")
+    }
+
+    public var url: String { "file://" + dir.path }
+
+    @discardableResult
+    public func git(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-C", dir.path] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw CancellationError() }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes files (nil removes one) and commits; returns the commit id.
+    @discardableResult
+    public func commit(_ files: [String: String?], message: String = "change") throws -> String {
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            if let text {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: url, atomically: true, encoding: .utf8)
+            } else {
+                try? FileManager.default.removeItem(at: url)
+            }
+        }
+        try git("add", "-A")
+        try git("commit", "-q", "--allow-empty", "-m", message)
+        return try git("rev-parse", "HEAD")
+    }
+
+    public func remove() { try? FileManager.default.removeItem(at: dir) }
+}
