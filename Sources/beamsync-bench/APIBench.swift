@@ -153,7 +153,9 @@ enum APIBench {
 
     static let postScript = """
         local counter = 0
-        local id = 0
+        -- A global, not a local: setup() sets it in each thread's state with thread:set, and a
+        -- chunk-level local would shadow it (every thread would then name its profiles alike).
+        id = 0
         local threads = {}
         function setup(thread)
           id = id + 1
