@@ -89,8 +89,9 @@ public actor SlurmJobPoller {
         let previous = inFlight?.task
         let task = Task { [self] in
             _ = try? await previous?.value
-            // Calls of the same runner pass arrive within milliseconds: let them join.
-            try? await Task.sleep(for: .milliseconds(10))
+            // The calls of one runner pass are started together and arrive within a millisecond or
+            // two: let them join this cycle (a longer window only adds to every poll's latency).
+            try? await Task.sleep(for: .milliseconds(2))
             return try await self.runNextCycle()
         }
         next = task
@@ -101,7 +102,7 @@ public actor SlurmJobPoller {
         let now = ContinuousClock.now
         tracked = tracked.filter { $0.value.lastAsked.duration(to: now) <= forgetAfter }
         let jobs = tracked.keys.sorted { (Int($0) ?? 0, $0) < (Int($1) ?? 0, $1) }
-        let sessionDirs = Array(Set(tracked.values.compactMap(\.sessionDir))).sorted()
+        let sessionDirs = tracked.compactMapValues(\.sessionDir)
         guard let task = next else { return [:] }
         next = nil
         inFlight = Cycle(started: now, jobs: Set(jobs), task: task)
@@ -114,10 +115,11 @@ public actor SlurmJobPoller {
     }
 
     /// One cycle's remote commands.
-    private func poll(_ jobs: [String], sessionDirs: [String]) async throws -> [String: SlurmJobReading] {
+    private func poll(_ jobs: [String], sessionDirs byJob: [String: String]) async throws -> [String: SlurmJobReading] {
+        let sessionDirs = Array(Set(byJob.values)).sorted()
         guard !jobs.isEmpty else { return [:] }
         statistics.remoteCommands += 1
-        let result = try await pool.exec(SlurmCommands.poll(jobs: jobs, sessionDirs: sessionDirs), on: target,
+        let result = try await pool.exec(SlurmCommands.poll(jobs: jobs, sessionDirs: byJob), on: target,
                                          timeout: commandTimeout, label: "squeue")
         var queueLines: [Substring] = []
         var otherLines: [Substring] = []
