@@ -120,16 +120,17 @@ public struct SlurmCommands: Sendable {
 
     /// One poll of many jobs in one round trip: squeue for all of them (`Q|id|state|reason`
     /// lines, then `R|<exit status>`), and the last DALiuGE session status line of each session
-    /// directory whose job squeue lists as running (`D|<log path>|<line>`), read by a single awk.
-    /// Which logs to read is decided by the shell's `case` on squeue's answer (no process per
-    /// job): a pending job has no DALiuGE log yet, and an ended one is read from sacct.
+    /// directory whose job squeue does not list as pending (`D|<log path>|<line>`), read by a single
+    /// awk. Which logs to read is decided by the shell's `case` on squeue's answer (no process per
+    /// job): a queued job has no DALiuGE log yet, while a running or ended one (also one squeue no
+    /// longer lists) needs its last session status, as a job can end 0 with its graph failed.
     static func poll(jobs: [String], sessionDirs: [String: String]) -> String {
         var script = "q=$(squeue -h -t all -j \(jobs.joined(separator: ",")) -o 'Q|%i|%T|%r' 2>&1); r=$?; printf '%s\\n' \"$q\"; echo \"R|$r\""
         let withLogs = jobs.compactMap { job in sessionDirs[job].map { (job, $0) } }
         if !withLogs.isEmpty {
             script += "; set --"
             for (job, dir) in withLogs {
-                script += "; case \"$q\" in *\"Q|\(job)|RUNNING|\"*|*\"Q|\(job)|COMPLETING|\"*) set -- \"$@\" "
+                script += "; case \"$q\" in *\"Q|\(job)|PENDING|\"*) ;; *) set -- \"$@\" "
                     + ShellQuote.quote(dir) + "/*/start_dlg_cluster.log;; esac"
             }
             script += "; if [ $# -gt 0 ]; then awk '/Session status:/ { last[FILENAME] = $0 } END { for (f in last) print \"D|\" f \"|\" last[f] }' "
