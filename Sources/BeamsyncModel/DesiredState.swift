@@ -330,6 +330,8 @@ public enum DesiredStateLoader {
         var state = DesiredState(files: files)
         var diagnostics: [Diagnostic] = []
         var counts: [String: Int] = [:]
+        counts.reserveCapacity(parsed.count)
+        state.profileSHA256.reserveCapacity(parsed.count)
         var policySeen = false
         for file in parsed {
             diagnostics += file.diagnostics
@@ -360,15 +362,26 @@ public enum DesiredStateLoader {
         var out: [Diagnostic] = []
 
         func duplicates<V>(_ items: [Located<V>], key: (V) -> String, what: String, path: String) {
-            var first: [String: [Located<V>]] = [:]
+            // One dictionary of first positions; groups only for names seen twice (an array per
+            // name costs 100,000 allocations for 100,000 profiles).
+            var first: [String: Int] = [:]
+            first.reserveCapacity(items.count)
+            var groups: [String: [Int]] = [:]
             var order: [String] = []
-            for item in items {
+            for (i, item) in items.enumerated() {
                 let k = key(item.value)
-                if first[k] == nil { order.append(k) }
-                first[k, default: []].append(item)
+                if let j = first[k] {
+                    if groups[k] == nil {
+                        order.append(k)
+                        groups[k] = [j]
+                    }
+                    groups[k]!.append(i)
+                } else {
+                    first[k] = i
+                }
             }
             for k in order {
-                guard let group = first[k], group.count > 1 else { continue }
+                guard let group = groups[k]?.map({ items[$0] }) else { continue }
                 let places = group.map(\.origin.location)
                 for dup in group.dropFirst() {
                     out.append(Diagnostic(code: .duplicateName, location: dup.origin.location, path: path,
@@ -395,9 +408,15 @@ public enum DesiredStateLoader {
         }
 
         // Reference resolution: a profile must exist and be global or in the same project.
+        // Built only when a project or an execution names a profile.
+        let namesProfiles = state.projects.contains { $0.value.automationProfileName != nil }
+            || state.executions.contains { if case .name = $0.value.profile { true } else { false } }
         var known: [String: (scope: ProfileScope, location: SourceLocation?)] = [:]
-        for e in options.externalProfiles { known[e.name] = (e.scope, nil) }
-        for p in state.profiles { known[p.value.name] = (p.value.scope, p.origin.location) }
+        if namesProfiles {
+            known.reserveCapacity(options.externalProfiles.count + state.profiles.count)
+            for e in options.externalProfiles { known[e.name] = (e.scope, nil) }
+            for p in state.profiles { known[p.value.name] = (p.value.scope, p.origin.location) }
+        }
         var defaultScopes = Set(options.externalProfiles.filter(\.isDefault).map(\.scope))
         for p in state.profiles where p.value.isDefault { defaultScopes.insert(p.value.scope) }
 
