@@ -7,7 +7,7 @@ import BeamsyncStore
 import Foundation
 
 // Fixed workloads that measure beamsync's hot paths. Run with `scripts/bench.sh` (release build).
-// Each line prints the figure, the goal from the issue, and the ratio goal/measured (>1 beats it).
+// Each line prints the figure, its goal, and the ratio goal/measured (>1 beats it).
 // `beamsync-bench engine` measures the execution engine instead (`scripts/bench-engine.sh`), and
 // `beamsync-bench slurm` the slurm_remote backend (`scripts/bench-slurm.sh`).
 
@@ -129,7 +129,7 @@ _ = measure("spec_sha256 of 10,000 profiles", goalSeconds: 0.2) {
 }
 }
 
-// MARK: - PostgreSQL workloads (issue: plan/apply). Needs BEAMSYNC_BENCH_DATABASE_URL (scripts/bench.sh starts a server).
+// MARK: - PostgreSQL workloads (plan and apply). Needs BEAMSYNC_BENCH_DATABASE_URL (scripts/bench.sh starts a server).
 
 let env = ProcessInfo.processInfo.environment
 if let adminURL = env["BEAMSYNC_BENCH_DATABASE_URL"] {
