@@ -10,14 +10,14 @@ public struct BeamsyncCommand: AsyncParsableCommand {
             Exit codes (Terraform's, and the BSD code for usage errors):
               0   success (plan --detailed-exitcode: no changes)
               1   error, or an operation refused or cancelled
-              2   plan --detailed-exitcode: there are changes
+              2   plan --detailed-exitcode: there are changes or drift
               64  usage error: unknown command, option or value
 
             --format offers exactly what a command renders: text or json, and markdown for plan. \
             Without DATABASE_URL, commands use an embedded PostgreSQL under $BEAMSYNC_HOME and stop \
             it when they exit (SIGINT and SIGTERM included) unless another beamsync process uses it. \
             plan, status, `executions list|show` and `sources list` never change the schema; apply, \
-            run, migrate and `executions create|cancel` create or upgrade it.
+            run, migrate, `executions create|cancel` and `token create` create or upgrade it.
             """,
         version: BeamsyncVersion.current,
         subcommands: [ValidateCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ExecutionsCommand.self, TokenCommand.self,
