@@ -164,7 +164,7 @@ struct RunCommand: AsyncParsableCommand {
         let runner = ExecutionRunner(conninfo: conninfo, configuration: runnerConfiguration, logger: RunnerLogging.logger(logger))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: http), .init(service: ControllerService(controller: controller)),
-                                             .init(service: RunnerService(runner: runner))],
+                                             .init(service: RunnerService(runner: runner)), .init(service: FreedMemoryReturnService())],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // From here the group ends the process on SIGINT/SIGTERM, in order; the embedded server
         // (if any) is stopped after it.

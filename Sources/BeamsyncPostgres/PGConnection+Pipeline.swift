@@ -74,3 +74,25 @@ private struct PipelineRun {
         return results
     }
 }
+
+extension PGConnection {
+    public typealias Statement = (sql: String, params: [PGValue?])
+
+    /// A transaction in two round trips: `reads` go out with BEGIN; `decide` looks at their
+    /// results (in order) and returns the writes, which go out with COMMIT, and the value to
+    /// return. If `decide` throws or a statement fails, the transaction is rolled back.
+    public func twoStepTransaction<T>(reads: [Statement], decide: ([PGResult]) throws -> (writes: [Statement], value: T)) async throws -> T {
+        if isInTransaction {
+            throw PostgresError.usage("twoStepTransaction() called while a transaction is already open on this connection")
+        }
+        do {
+            let results = try await pipeline([("BEGIN", [])] + reads)
+            let (writes, value) = try decide(Array(results.dropFirst()))
+            _ = try await pipeline(writes + [("COMMIT", [])])
+            return value
+        } catch {
+            await rollbackQuietly()
+            throw error
+        }
+    }
+}

@@ -47,7 +47,7 @@ public enum BeamsyncHTTP {
         let router = Router(context: BeamsyncRequestContext.self)
         // Middleware applies to the routes added after it: first.
         router.add(middleware: JSONErrorMiddleware<BeamsyncRequestContext>())
-        router.add(middleware: RequestBodyGuard<BeamsyncRequestContext>(limits: deps.limits))
+        router.add(middleware: RequestBodyGuard<BeamsyncRequestContext>(limits: deps.limits, timer: DeadlineTimer()))
         router.add(middleware: AuthMiddleware(authenticator: deps.api?.authenticator ?? deps.authenticator, policy: deps.access))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in

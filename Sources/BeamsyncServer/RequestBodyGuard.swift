@@ -11,6 +11,8 @@ import Hummingbird
 /// sending one byte a second kept its connection forever: body bytes count as activity.
 struct RequestBodyGuard<Context: RequestContext>: RouterMiddleware {
     let limits: ServerLimits
+    /// The body deadlines of every request (one ticking task, not a timer per request).
+    let timer: DeadlineTimer
 
     enum Outcome: Sendable {
         case complete(ByteBuffer)
@@ -22,7 +24,7 @@ struct RequestBodyGuard<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard Self.hasBody(request) else { return try await next(request, context) }
         var request = request
-        switch await Self.read(request.body, limit: limits.maxBodyBytes, within: .seconds(limits.bodySeconds)) {
+        switch await Self.read(request.body, limit: limits.maxBodyBytes, within: .seconds(limits.bodySeconds), timer: timer) {
         case .complete(let buffer):
             request.body = RequestBody(buffer: buffer)
             return try await next(request, context)
@@ -50,7 +52,7 @@ struct RequestBodyGuard<Context: RequestContext>: RouterMiddleware {
 
     /// The body, or why not. The reader runs beside a timer; whichever ends first cancels the
     /// other, and a cancelled read ends the connection's input.
-    static func read(_ body: RequestBody, limit: Int, within deadline: Duration) async -> Outcome {
+    static func read(_ body: RequestBody, limit: Int, within deadline: Duration, timer: DeadlineTimer) async -> Outcome {
         await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 var collected = ByteBuffer()
@@ -68,7 +70,7 @@ struct RequestBodyGuard<Context: RequestContext>: RouterMiddleware {
                 return size > limit ? .tooLarge(size) : .complete(collected)
             }
             group.addTask {
-                try? await Task.sleep(for: deadline)
+                await timer.wait(for: deadline)
                 return Task.isCancelled ? nil : .timedOut
             }
             var outcome: Outcome = .timedOut

@@ -10,6 +10,7 @@ public enum BeamsyncMigrations {
         Migration(version: 5, name: "http_api", sql: Migration0005.sql),
         Migration(version: 6, name: "drift_heartbeats_and_deliveries", sql: Migration0006.sql),
         Migration(version: 8, name: "admission_and_slurm", sql: Migration0008.sql),
+        Migration(version: 9, name: "live_version_slots", sql: Migration0009.sql),
     ]
 }
 

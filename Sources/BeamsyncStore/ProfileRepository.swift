@@ -53,11 +53,17 @@ public struct ProfileRepository: Sendable {
     }
 
     static func row(id: UUID, lock: Bool, on conn: PGConnection) async throws -> ProfileRow? {
-        try await conn.query("""
-            SELECT \(ProfileRow.columns)
-            FROM (SELECT p.*, p.xmin AS row_xmin FROM daliuge_deployment_profile p WHERE p.uuid = $1\(lock ? " FOR UPDATE" : "")) p
-            \(ProfileRow.ownershipJoin)
-            """, [.uuid(id)], name: lock ? "lock deployment profile" : "get deployment profile").first.map(ProfileRow.init(row:))
+        try await conn.query(rowSQL(lock: lock), [.uuid(id)], name: lock ? "lock deployment profile" : "get deployment profile")
+            .first.map(ProfileRow.init(row:))
+    }
+
+    /// The row `$1` with its inventory entry, locked for update when `lock`.
+    static func rowSQL(lock: Bool) -> String {
+        """
+        SELECT \(ProfileRow.columns)
+        FROM (SELECT p.*, p.xmin AS row_xmin FROM daliuge_deployment_profile p WHERE p.uuid = $1\(lock ? " FOR UPDATE" : "")) p
+        \(ProfileRow.ownershipJoin)
+        """
     }
 
     // MARK: Writes
@@ -65,14 +71,53 @@ public struct ProfileRepository: Sendable {
     /// Inserts `profile` (already validated). When it is a default, the scope's previous default
     /// is demoted in the same transaction, unless git manages that one.
     public func create(_ profile: DeploymentProfile, actor: String) async throws -> ProfileRow {
+        profile.isDefault ? try await createDefault(profile, actor: actor) : try await createNonDefault(profile, actor: actor)
+    }
+
+    /// A profile that moves no default needs no scope lock, so the whole write goes to the server
+    /// in one round trip: two statements under one Sync are one transaction (the shared apply
+    /// lock, then the insert with its audit row unless git manages the name). Refusals are worked
+    /// out afterwards, when nothing was written.
+    private func createNonDefault(_ profile: DeploymentProfile, actor: String) async throws -> ProfileRow {
+        let id = UUID(uuidString: UUIDv7.make())!
+        let detail = JSONValue.object(["id": .string(id.lowercased), "fields": .array([])])
+        let inserted: PGResult
+        do {
+            inserted = try await conn.pipeline([
+                (Self.shareApplyLockSQL, [.text(ApplyTransaction.applyLockName)]),
+                (Self.insertUnlessGitManagedSQL,
+                 [.uuid(id)] + Self.columnValues(profile) + [.text(profile.name), .text(actor), .json(detail.canonicalString)]),
+            ])[1]
+        } catch let error as PostgresError where error.isUniqueViolation {
+            try await Self.refuseTakenName(profile.name, except: nil, on: conn)
+            throw Self.uniqueViolation(error, name: profile.name)
+        }
+        if let row = inserted.first { return try ProfileRow(row: row) }
+        try await Self.refuseGitManagedName(profile.name, on: conn)
+        throw ProfileWriteError.conflict("git managed the name '\(profile.name)' a moment ago and no longer does; send the request again")
+    }
+
+    /// $1 uuid, $2–$8 `columnValues`, $9 name, $10 actor, $11 audit detail.
+    static let insertUnlessGitManagedSQL = """
+        WITH owner AS (SELECT 1 FROM gitops_objects WHERE kind = 'DeploymentProfile' AND name = $9::text),
+        p AS (INSERT INTO daliuge_deployment_profile (uuid, description, project_module, is_default, max_concurrent_executions,
+                                                      translation, deployment, spec_sha256, name, revision)
+              SELECT $1::uuid, $2::text, $3::text, $4::boolean, $5::integer, $6::jsonb, $7::jsonb, $8::text, $9::text, 1
+              WHERE NOT EXISTS (SELECT 1 FROM owner)
+              RETURNING *, xmin AS row_xmin),
+        audit AS (INSERT INTO audit_events (actor, source, action, object_kind, object_name, before_sha256, after_sha256, detail)
+                  SELECT $10::text, 'api', 'create', 'DeploymentProfile', p.name, NULL, p.spec_sha256, $11::jsonb FROM p)
+        SELECT \(ProfileRow.columns) FROM p
+        \(ProfileRow.ownershipJoin)
+        """
+
+    private func createDefault(_ profile: DeploymentProfile, actor: String) async throws -> ProfileRow {
         try await conn.transaction { conn in
             try await Self.shareApplyLock(conn)
             try await Self.refuseGitManagedName(profile.name, on: conn)
             try await Self.refuseTakenName(profile.name, except: nil, on: conn)
-            if profile.isDefault {
-                try await Self.lockScopes([profile.scope], on: conn)
-                try await Self.demoteDefault(of: profile.scope, except: nil, actor: actor, on: conn)
-            }
+            try await Self.lockScopes([profile.scope], on: conn)
+            try await Self.demoteDefault(of: profile.scope, except: nil, actor: actor, on: conn)
             let id = UUID(uuidString: UUIDv7.make())!
             do {
                 try await conn.query("""
@@ -83,7 +128,7 @@ public struct ProfileRepository: Sendable {
             } catch let error as PostgresError where error.isUniqueViolation {
                 throw Self.uniqueViolation(error, name: profile.name)
             }
-            try await Self.audit(actor: actor, action: profile.isDefault ? "create+promote" : "create", name: profile.name, id: id,
+            try await Self.audit(actor: actor, action: "create+promote", name: profile.name, id: id,
                                  before: nil, after: profile.specSHA256, fields: [], on: conn)
             guard let stored = try await Self.row(id: id, lock: false, on: conn) else { throw ProfileWriteError.notFound(id.lowercased) }
             return stored
@@ -115,28 +160,36 @@ public struct ProfileRepository: Sendable {
         }
     }
 
-    /// Deletes the profile `id`, unless git manages it or executions record it.
+    /// Deletes the profile `id`, unless git manages it or executions record it. Two round trips:
+    /// the row (locked) and the executions that pin it with BEGIN, the delete and its audit row
+    /// with COMMIT.
     public func delete(id: UUID, ifMatch: String?, actor: String) async throws -> ProfileRow {
-        try await conn.transaction { conn in
-            try await Self.shareApplyLock(conn)
-            guard let current = try await Self.row(id: id, lock: true, on: conn) else { throw ProfileWriteError.notFound(id.lowercased) }
+        try await conn.twoStepTransaction(reads: [
+            (Self.shareApplyLockSQL, [.text(ApplyTransaction.applyLockName)]),
+            (Self.rowSQL(lock: true), [.uuid(id)]),
+            (Self.pinsSQL, [.uuid(id)]),
+        ]) { results in
+            guard let row = results[1].first else { throw ProfileWriteError.notFound(id.lowercased) }
+            let current = try ProfileRow(row: row)
             try Self.checkWritable(current, ifMatch: ifMatch)
-            let pins = try await conn.query("""
-                SELECT name, status, count(*) OVER () AS total FROM executions WHERE deployment_profile_id = $1
-                ORDER BY created_at DESC, uuid DESC LIMIT 20
-                """, [.uuid(id)], name: "executions pinning a profile")
-            if let first = pins.first {
+            if let first = results[2].first {
                 throw ProfileWriteError.pinnedByExecutions(
                     profile: current.name,
-                    executions: try pins.rows.map { ExecutionPin(name: try $0.string("name"), status: try $0.string("status")) },
+                    executions: try results[2].rows.map { ExecutionPin(name: try $0.string("name"), status: try $0.string("status")) },
                     total: try first.int("total"))
             }
-            try await conn.query("DELETE FROM daliuge_deployment_profile WHERE uuid = $1", [.uuid(id)], name: "delete deployment profile")
-            try await Self.audit(actor: actor, action: "delete", name: current.name, id: id,
-                                 before: try? SHA256Digest.hex(current.canonicalSpec().canonicalBytes), after: nil, fields: [], on: conn)
-            return current
+            return (writes: [
+                ("DELETE FROM daliuge_deployment_profile WHERE uuid = $1", [.uuid(id)]),
+                Self.auditStatement(actor: actor, action: "delete", name: current.name, id: id,
+                                    before: try? SHA256Digest.hex(current.canonicalSpec().canonicalBytes), after: nil, fields: []),
+            ], value: current)
         }
     }
+
+    static let pinsSQL = """
+        SELECT name, status, count(*) OVER () AS total FROM executions WHERE deployment_profile_id = $1
+        ORDER BY created_at DESC, uuid DESC LIMIT 20
+        """
 
     // MARK: Pieces of a write
 
@@ -174,9 +227,10 @@ public struct ProfileRepository: Sendable {
     /// The transaction-scoped lock on `beamsync:apply`, shared: API writes run side by side, an
     /// apply (which takes it exclusively) waits for them and they for it.
     static func shareApplyLock(_ conn: PGConnection) async throws {
-        try await conn.query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", [.text(ApplyTransaction.applyLockName)],
-                             name: "share the apply lock")
+        try await conn.query(shareApplyLockSQL, [.text(ApplyTransaction.applyLockName)], name: "share the apply lock")
     }
+
+    static let shareApplyLockSQL = "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
 
     /// beampipe's lock name for the defaults of one scope.
     public static func defaultLockName(_ scope: ProfileScope) -> String {
@@ -265,12 +319,17 @@ public struct ProfileRepository: Sendable {
 
     static func audit(actor: String, action: String, name: String, id: UUID, before: String?, after: String?, fields: [String],
                       on conn: PGConnection) async throws {
+        let statement = auditStatement(actor: actor, action: action, name: name, id: id, before: before, after: after, fields: fields)
+        try await conn.query(statement.sql, statement.params, name: "audit a profile write")
+    }
+
+    static func auditStatement(actor: String, action: String, name: String, id: UUID, before: String?, after: String?,
+                               fields: [String]) -> PGConnection.Statement {
         let detail = JSONValue.object(["id": .string(id.lowercased), "fields": .array(fields.map(JSONValue.string))])
-        try await conn.query("""
+        return ("""
             INSERT INTO audit_events (actor, source, action, object_kind, object_name, before_sha256, after_sha256, detail)
             VALUES ($1, 'api', $2, 'DeploymentProfile', $3, $4, $5, $6)
-            """, [.text(actor), .text(action), .text(name), before.map(PGValue.text), after.map(PGValue.text), .json(detail.canonicalString)],
-            name: "audit a profile write")
+            """, [.text(actor), .text(action), .text(name), before.map(PGValue.text), after.map(PGValue.text), .json(detail.canonicalString)])
     }
 }
 

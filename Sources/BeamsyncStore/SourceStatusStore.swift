@@ -222,7 +222,7 @@ public struct SourceStatusStore: Sendable {
 
     /// The live version counter (bumped by every write to profiles or project configs).
     public func liveVersion() async throws -> Int64 {
-        try await conn.query("SELECT version FROM beamsync_live_version WHERE id = 1").single().int64("version")
+        try await conn.query(Migration0009.readVersion).single().int64("version")
     }
 
     public func setStatus(id: Int64, _ status: ReadyStatus, reason: StatusReason, message: String?) async throws {

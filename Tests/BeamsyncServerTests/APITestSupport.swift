@@ -72,16 +72,19 @@ enum Curl {
         process.standardOutput = out
         process.standardError = err
         let outBox = DataBox(), errBox = DataBox()
-        out.fileHandleForReading.readabilityHandler = { h in outBox.append(h.availableData) }
-        err.fileHandleForReading.readabilityHandler = { h in errBox.append(h.availableData) }
+        // Both pipes are read to their end before the status is taken: a readability handler can
+        // still be delivering the last bytes after the process has ended, and they were lost.
         let code: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { p in continuation.resume(returning: p.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+            DispatchQueue.global().async {
+                do { try process.run() } catch { continuation.resume(throwing: error); return }
+                let stderrRead = DispatchGroup()
+                DispatchQueue.global().async(group: stderrRead) { errBox.append(err.fileHandleForReading.readDataToEndOfFile()) }
+                outBox.append(out.fileHandleForReading.readDataToEndOfFile())
+                stderrRead.wait()
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            }
         }
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        outBox.append(out.fileHandleForReading.readDataToEndOfFile())
-        errBox.append(err.fileHandleForReading.readDataToEndOfFile())
         return (code, outBox.text, errBox.text)
     }
 

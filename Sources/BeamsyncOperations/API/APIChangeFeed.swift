@@ -55,11 +55,14 @@ public struct APIChangeFeed: Sendable {
                 var nextReload = ContinuousClock.now + reloadInterval
                 while !Task.isCancelled {
                     if let note = try await c.waitForNotification(timeout: .seconds(1)) {
-                        if note.channel == TokenStore.changeChannel {
+                        // Under a write load notes arrive faster than one wake-up each; whatever
+                        // is already there is handled together.
+                        var channels: Set<String> = [note.channel]
+                        while let more = try await c.waitForNotification(timeout: .zero) { channels.insert(more.channel) }
+                        if channels.contains(TokenStore.changeChannel) {
                             authenticator.replaceAll(try await TokenStore(conn: c).all())
-                        } else {
-                            onProfilesChanged()
                         }
+                        if channels.contains(Self.profilesChannel) { onProfilesChanged() }
                     }
                     if ContinuousClock.now >= nextReload {
                         try await TokenStore(conn: c).touch(ids: authenticator.drainUsed(), at: Date())
