@@ -82,6 +82,39 @@ struct BulkTests {
         }
     }
 
+    @Test("a two-step transaction commits its writes when it decides to, and rolls everything back when it refuses")
+    func twoStepTransaction() async throws {
+        try await TestDatabase.withConnection { conn in
+            try await conn.execute("CREATE TABLE t (id INT PRIMARY KEY, note TEXT)")
+            try await conn.execute("INSERT INTO t VALUES (1, 'one')")
+            struct Refused: Error {}
+            // The read's row lock is held until the writes commit: the decision sees what it writes over.
+            let note = try await conn.twoStepTransaction(reads: [("SELECT note FROM t WHERE id = $1 FOR UPDATE", [.int(1)])]) { results in
+                let note = try results[0].single().string("note")
+                return (writes: [("UPDATE t SET note = $1 WHERE id = 1", [.text(note + "+")]), ("INSERT INTO t VALUES (2, 'two')", [])],
+                        value: note)
+            }
+            #expect(note == "one")
+            #expect(try await conn.query("SELECT count(*) AS n FROM t").single().int("n") == 2)
+            #expect(!conn.isInTransaction)
+
+            await #expect(throws: Refused.self) {
+                try await conn.twoStepTransaction(reads: [("DELETE FROM t WHERE id = 2", [])]) { _ -> (writes: [PGConnection.Statement], value: Void) in
+                    throw Refused()
+                }
+            }
+            // A failing write: the read's effect is rolled back with it.
+            await #expect(throws: PostgresError.self) {
+                try await conn.twoStepTransaction(reads: [("DELETE FROM t WHERE id = 2", [])]) { _ in
+                    (writes: [("INSERT INTO t VALUES (1, 'duplicate')", [])], value: ())
+                }
+            }
+            #expect(try await conn.query("SELECT count(*) AS n FROM t").single().int("n") == 2)
+            #expect(try await conn.query("SELECT note FROM t WHERE id = 1").single().string("note") == "one+")
+            #expect(!conn.isInTransaction)
+        }
+    }
+
     // Its speed is a benchmark figure (`beamsync-bench store`), not something a test on a busy machine can judge.
     @Test("10,000 upserts in one pipeline all apply, and each update bumps its row's revision exactly once")
     func pipelineUpsertSpeed() async throws {
