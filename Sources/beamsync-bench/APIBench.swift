@@ -174,54 +174,48 @@ enum APIBench {
         return sql.replacingOccurrences(of: "\n", with: " ") + ";\n"
     }
 
-    static let postScript = """
+    /// What both write scripts share: per-thread names, JSON bodies and `post()`, which creates a
+    /// profile named `<letter><thread>-<random>-<n>` in `module`.
+    static func writeScriptPreamble(letter: String, module: String) -> String {
+        """
         local counter = 0
         -- A global, not a local: setup() sets it in each thread's state with thread:set, and a
         -- chunk-level local would shadow it (every thread would then name its profiles alike).
         id = 0
-        local threads = {}
         function setup(thread)
           id = id + 1
           thread:set("id", id)
-          table.insert(threads, thread)
         end
         function init(args)
           math.randomseed(os.time() + id)
-          prefix = "b" .. id .. "-" .. math.random(100000, 999999) .. "-"
+          prefix = "\(letter)" .. id .. "-" .. math.random(100000, 999999) .. "-"
           wrk.headers["Content-Type"] = "application/json"
         end
-        request = function()
+        function post()
           counter = counter + 1
-          local body = '{"name":"' .. prefix .. counter .. '","project_module":"bench-post","translation":{"num_par":2},' ..
+          local body = '{"name":"' .. prefix .. counter .. '","project_module":"\(module)","translation":{"num_par":2},' ..
             '"deployment":{"kind":"rest_remote","deploy_host":"dim.example.org"}}'
           -- nil headers: wrk.headers, which hold the Authorization given with -H
           return wrk.format("POST", nil, nil, body)
         end
+
+        """
+    }
+
+    /// A new profile each time.
+    static let postScript = writeScriptPreamble(letter: "b", module: "bench-post") + """
+        request = post
         """
 
     /// Each connection creates a profile, then deletes the one a response named (`Location`), so
     /// the table keeps its size under a write load.
-    static let churnScript = """
-        local counter = 0
-        id = 0
+    static let churnScript = writeScriptPreamble(letter: "c", module: "bench-churn") + """
         local created = {}
-        function setup(thread)
-          id = id + 1
-          thread:set("id", id)
-        end
-        function init(args)
-          math.randomseed(os.time() + id)
-          prefix = "c" .. id .. "-" .. math.random(100000, 999999) .. "-"
-          wrk.headers["Content-Type"] = "application/json"
-        end
         request = function()
           if #created > 0 then
             return wrk.format("DELETE", table.remove(created), nil, nil)
           end
-          counter = counter + 1
-          local body = '{"name":"' .. prefix .. counter .. '","project_module":"bench-churn","translation":{"num_par":2},' ..
-            '"deployment":{"kind":"rest_remote","deploy_host":"dim.example.org"}}'
-          return wrk.format("POST", nil, nil, body)
+          return post()
         end
         response = function(status, headers, body)
           if status == 201 and headers["Location"] then table.insert(created, headers["Location"]) end
