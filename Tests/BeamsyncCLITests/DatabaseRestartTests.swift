@@ -12,13 +12,40 @@ func postgresScript(_ args: [String]) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/bash")
     p.arguments = ["-c", closeInheritedDescriptors + "exec bash \"$@\"", "bash", repositoryRoot.appendingPathComponent("scripts/postgres.sh").path] + args
+    let errFile = outFile.appendingPathExtension("err")
+    FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: errFile) }
     p.standardOutput = try FileHandle(forWritingTo: outFile)
-    p.standardError = FileHandle.nullDevice
+    p.standardError = try FileHandle(forWritingTo: errFile)
     p.standardInput = FileHandle.nullDevice
     try p.run()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw CancellationError() }
+    guard p.terminationStatus == 0 else {
+        throw PostgresScriptFailed(arguments: args, stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+    }
     return (try String(contentsOf: outFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+struct PostgresScriptFailed: Error, CustomStringConvertible {
+    var arguments: [String]
+    var stderr: String
+    var description: String { "scripts/postgres.sh \(arguments.joined(separator: " ")) failed: \(stderr.suffix(2000))" }
+}
+
+/// Starts a throwaway server in `dir` on a port the kernel just handed out (a random port in the
+/// ephemeral range could be some client connection's); another try on another port if it is taken.
+func startThrowawayPostgres(_ dir: String) throws -> String {
+    var failure: Error?
+    for _ in 0..<3 {
+        do {
+            return try postgresScript(["start", dir, String(try closedPort())]).split(separator: "\n").last.map(String.init) ?? ""
+        } catch {
+            failure = error
+            _ = try? postgresScript(["stop", dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+    throw failure!
 }
 
 /// Foundation's Process waits until every copy of its internal descriptors is closed; a server
@@ -45,8 +72,7 @@ struct DatabaseRestartTests {
     @Test("PostgreSQL restarted under a running controller: it reconnects and catches up")
     func reconnects() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("beamsync-pg-restart-\(UUID().uuidString)").path
-        let port = Int.random(in: 41_000...45_000)
-        let url = try postgresScript(["start", dir, String(port)]).split(separator: "\n").last.map(String.init) ?? ""
+        let url = try startThrowawayPostgres(dir)
         defer { _ = try? postgresScript(["stop", dir]) }
         let repo = try TestRepository()
         defer { repo.remove() }

@@ -35,7 +35,7 @@ struct EmbeddedShutdownTests {
 
         let process = Process()
         process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/beamsync")
-        let port = Int.random(in: 20_000...40_000)
+        let port = try closedPort()
         process.arguments = ["run", "--repo", repo.url, "--interval", "60s", "--listen", "127.0.0.1:\(port)",
                              "--cache-dir", home + "/cache"]
         var env = ProcessInfo.processInfo.environment
