@@ -7,16 +7,7 @@ import Testing
 
 /// GET with the curl CLI (URLSession can stall under a busy test run); the body as text.
 func curlGET(_ url: String) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    p.arguments = ["-s", "-m", "30", url]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    try ProgramOutput.run("/usr/bin/curl", ["-s", "-m", "30", url]).stdout
 }
 
 /// The Sleep fixture with its one application sleeping `seconds` instead of 120.

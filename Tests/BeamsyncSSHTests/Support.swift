@@ -50,19 +50,7 @@ struct Scratch {
 /// Runs a program to completion and returns its standard output (failing on a non-zero exit).
 @discardableResult
 func run(_ program: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(program) \(arguments) exited with \(process.terminationStatus)"])
-    }
-    return String(decoding: data, as: UTF8.self)
+    try ProgramOutput.of(program, arguments)
 }
 
 /// Awaits `body` and returns the error it throws (recording an issue when it succeeds).

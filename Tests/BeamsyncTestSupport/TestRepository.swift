@@ -16,17 +16,7 @@ public struct TestRepository: Sendable {
 
     @discardableResult
     public func git(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", dir.path] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CancellationError() }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try ProgramOutput.of("/usr/bin/git", ["-C", dir.path] + args).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Writes files (nil removes one) and commits; returns the commit id.
