@@ -64,7 +64,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        MemoryHygiene.limitArenas()
+        MemoryHygiene.configureAllocator()
         logging.bootstrap()
         let logger = Logger(label: "beamsync")
         let intervalDuration = try DurationText.parse(interval, option: "--interval")
