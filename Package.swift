@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "BeamsyncEngineTests", dependencies: ["BeamsyncEngine", "BeamsyncModel", "BeamsyncPostgres", "BeamsyncStore",
                                                                 "BeamsyncTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore", "BeamsyncPlan",
+        .testTarget(name: "BeamsyncOperationsTests", dependencies: ["BeamsyncOperations", "BeamsyncModel", "BeamsyncStore", "BeamsyncPlan", "BeamsyncSSH",
                                                                     "BeamsyncPostgres", "BeamsyncEngine", "BeamsyncTestSupport"]),
         .testTarget(name: "BeamsyncControllerTests", dependencies: [
             "BeamsyncController", "BeamsyncModel", "BeamsyncOperations", "BeamsyncPostgres", "BeamsyncStore", "BeamsyncTime",

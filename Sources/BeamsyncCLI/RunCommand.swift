@@ -52,8 +52,8 @@ struct RunCommand: AsyncParsableCommand {
     var metricsRequireToken = false
     @Option(help: "API writes (POST, PATCH, DELETE) each token may send per second, with bursts of twice as many; more get 429.")
     var apiWriteRate: Double = 10
-    @Option(help: "PostgreSQL connections the HTTP server uses for API requests.")
-    var apiConnections = 8
+    @Option(help: "PostgreSQL connections the HTTP server uses for API requests (default: twice this machine's processors, 2 to 8).")
+    var apiConnections: Int?
     @Option(help: "Memory for finished deployment-profile list responses, in MiB (0: off); kept exact by change notifications.")
     var apiCacheMib = 4
 
@@ -95,7 +95,7 @@ struct RunCommand: AsyncParsableCommand {
         guard apiWriteRate > 0, apiWriteRate <= 100_000 else {
             throw ValidationError("--api-write-rate \(apiWriteRate) is out of range; give writes per second per token, above 0 (e.g. 10)")
         }
-        guard (1...64).contains(apiConnections) else {
+        if let apiConnections, !(1...64).contains(apiConnections) {
             throw ValidationError("--api-connections \(apiConnections) is out of range; give a whole number from 1 to 64")
         }
         guard (0...1024).contains(apiCacheMib) else {
@@ -135,7 +135,8 @@ struct RunCommand: AsyncParsableCommand {
         options.overrides = planning.overrides
         let metrics = ControllerMetrics()
         let controller = Controller(source: source, conninfo: conninfo, options: options, metrics: metrics, logger: logger, cache: cache)
-        let pool = PGPool(conninfo: conninfo, overrides: ["application_name": "beamsync-http"], maxConnections: apiConnections)
+        let pool = PGPool(conninfo: conninfo, overrides: APIDependencies.apiPoolOverrides(applicationName: "beamsync-http"),
+                          maxConnections: apiConnections ?? APIDependencies.defaultPoolSize(processors: ProcessInfo.processInfo.activeProcessorCount))
         var deps = ServerDependencies(
             metrics: metrics, secrets: secrets, wake: { try await controller.requestReconcile() },
             status: {
@@ -145,7 +146,11 @@ struct RunCommand: AsyncParsableCommand {
             databaseReady: { (try? await pool.withConnection { conn in try await conn.query("SELECT 1") }) != nil })
         deps.access = AccessPolicy(publicStatus: publicStatus, metricsNeedToken: metricsRequireToken)
         deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: apiWriteRate, cacheBytes: apiCacheMib << 20,
-                             onFeedError: { logger.warning("API change feed lost its database session; reconnecting", metadata: ["error": .string($0)]) })
+                             onFeedError: { logger.warning("API change feed lost its database session; reconnecting", metadata: ["error": .string($0)]) },
+                             onAnnouncementError: {
+                                 logger.warning("a profile change was not announced; other replicas see it at their next live-version check (1 s)",
+                                                metadata: ["error": .string($0)])
+                             })
         deps.overview = { query in
             let leader = await controller.isLeader
             return try await pool.withConnection { conn in try await StatusOverview.read(conn: conn, leader: leader, inventory: query) }

@@ -1,3 +1,4 @@
+import BeamsyncSSH
 import Foundation
 
 /// A secret file (token, SSH key, passphrase, plan key) that production refuses.
@@ -6,37 +7,28 @@ public struct CredentialFileRefused: Error, Sendable, CustomStringConvertible, E
     public var description: String { message }
 }
 
-/// beampipe's production rule for files holding secrets, applied to beamsync's token and key
-/// files: with `BEAMPIPE_ENV=production` a file that group or others may access, or a symbolic
-/// link, is refused with the same wording beampipe uses for SSH keys. Outside production
-/// nothing is checked (developers' keys are often shared with their group).
+/// The secret files beamsync's own flags name (`--token-file`, `--ssh-key-file`, the webhook
+/// secrets, `--plan-key-file`) under the one rule every secret file follows, `SecretFileCheck`.
+/// The commands refuse them only in production (`BEAMPIPE_ENV=production`, read as BeamsyncSSH
+/// reads it): developers' files are often shared with their group, and `beamsync security check`
+/// reports such files in every environment. SSH keys a profile uses are refused everywhere by
+/// `SSHKeyResolver`, as OpenSSH would.
 public enum CredentialFileCheck {
-    public static let environmentVariable = "BEAMPIPE_ENV"
+    public static let environmentVariable = SSHPolicyVariable.environment
 
     public static func isProduction(_ environment: [String: String]) -> Bool {
-        // The values beampipe (and BeamsyncSSH) read as production.
-        ["production", "prod"].contains(environment[environmentVariable]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "")
+        SSHPolicyEnvironment(environment).isProduction
     }
 
-    /// `what` names the file in the message (`--token-file`, `the SSH private key`).
-    public static func check(_ path: String, what: String,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(CredentialFileRefused) {
+    /// `flag` names the setting that points at the file (`--token-file`); the file's contents are
+    /// never read or quoted here.
+    public static func check(_ path: String, what flag: String,
+                             environment: [String: String] = ProcessInfo.processInfo.environment,
+                             fileSystem: any FileSystemFacts = LocalFileSystem()) throws(CredentialFileRefused) {
         guard isProduction(environment) else { return }
-        var info = stat()
-        guard lstat(path, &info) == 0 else {
-            throw CredentialFileRefused(message: "\(what) \(path) cannot be read: \(String(cString: strerror(errno)))")
-        }
-        if (info.st_mode & S_IFMT) == S_IFLNK {
-            throw CredentialFileRefused(message: "\(what) \(path) is a symbolic link; in production (\(environmentVariable)=production) "
-                + "secret files must be regular files: give the path of the file itself")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CredentialFileRefused(message: "\(what) \(path) is not a regular file")
-        }
-        let permissions = info.st_mode & 0o777
-        if permissions & 0o077 != 0 {
-            throw CredentialFileRefused(message: "\(what) \(path) must not be readable by group or others (mode "
-                + String(format: "%04o", permissions) + "); run chmod 600 \(path)")
-        }
+        let findings = SecretFileCheck(production: true, fileSystem: fileSystem).check(path: path, variable: flag, kind: "secret")
+        guard let first = findings.first else { return }
+        throw CredentialFileRefused(message: "\(first.message); \(first.fix)"
+            + (findings.count > 1 ? " (and \(findings.count - 1) more: \(findings.dropFirst().map(\.fix).joined(separator: "; ")))" : ""))
     }
 }

@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 
 /// Finished list responses, keyed by their normalised query, valid until the next write to
-/// profiles or the inventory. Every such write, by any process (this API, an apply, beampipe,
-/// psql), notifies `beamsync_profiles_changed` through a statement trigger; `APIChangeFeed`
-/// passes that on as `invalidate()`, and this server's own writes invalidate before they answer.
-/// A write by another process is therefore seen as soon as its notification arrives (a few
-/// milliseconds after its commit). While the feed's session is down nothing is answered from
+/// profiles or the inventory. Every such write, by any process, notifies `beamsync_profiles_changed`
+/// (an apply, beampipe or psql through a statement trigger; an API replica after its commit, through
+/// `ProfileChangeAnnouncer`); `APIChangeFeed` passes that on as `invalidate()` (and so does its
+/// once-a-second live-version check, should a notification never come), and this server's own
+/// writes invalidate before they answer. A write by another process is therefore seen as soon as
+/// its notification arrives (a few milliseconds after its commit). While the feed's session is down nothing is answered from
 /// here. A response computed across an invalidation is not kept (generations).
 public final class ResponseCache: @unchecked Sendable {
     public let maxBytes: Int

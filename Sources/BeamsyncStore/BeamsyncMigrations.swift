@@ -11,6 +11,7 @@ public enum BeamsyncMigrations {
         Migration(version: 6, name: "drift_heartbeats_and_deliveries", sql: Migration0006.sql),
         Migration(version: 8, name: "admission_and_slurm", sql: Migration0008.sql),
         Migration(version: 9, name: "live_version_slots", sql: Migration0009.sql),
+        Migration(version: 10, name: "profile_notices_after_commit", sql: Migration0010.sql),
     ]
 }
 

@@ -1,4 +1,5 @@
 import BeamsyncOperations
+import BeamsyncSSH
 import Foundation
 import Testing
 
@@ -34,18 +35,18 @@ struct SecretRedactionTests {
 
 @Suite("Secret files in production")
 struct CredentialFileCheckTests {
-    @Test("with BEAMPIPE_ENV=production, group- or world-readable files and symbolic links are refused; elsewhere they pass")
+    @Test("with BEAMPIPE_ENV=production, group- or world-readable files and symbolic links are refused, by the rule every secret file follows; elsewhere they pass")
     func production() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cred-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("token").path
         try "t0ken-value".write(toFile: file, atomically: true, encoding: .utf8)
-        let production = ["BEAMPIPE_ENV": "production"]
+        let production = ["BEAMPIPE_ENV": " Production "]
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
         try CredentialFileCheck.check(file, what: "--token-file", environment: [:])
         let open = #expect(throws: CredentialFileRefused.self) { try CredentialFileCheck.check(file, what: "--token-file", environment: production) }
-        #expect(open?.message == "--token-file \(file) must not be readable by group or others (mode 0640); run chmod 600 \(file)")
+        #expect(open?.message == "--token-file (\(file)): the secret file is readable or writable by group or others (mode 0640); chmod 600 \(file)")
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         try CredentialFileCheck.check(file, what: "--token-file", environment: production)
         let link = dir.appendingPathComponent("link").path
@@ -53,5 +54,24 @@ struct CredentialFileCheckTests {
         let linked = #expect(throws: CredentialFileRefused.self) { try CredentialFileCheck.check(link, what: "--token-file", environment: production) }
         #expect(linked?.message.contains("is a symbolic link") == true)
         #expect(linked?.message.contains("t0ken-value") == false)
+        let missing = #expect(throws: CredentialFileRefused.self) {
+            try CredentialFileCheck.check(dir.appendingPathComponent("absent").path, what: "--webhook-secret-file", environment: production)
+        }
+        #expect(missing?.message.contains("--webhook-secret-file") == true && missing?.message.contains("does not exist") == true)
+    }
+
+    @Test("in production a secret file must belong to this process's user or root, as for SSH keys")
+    func ownerInProduction() throws {
+        struct OtherOwner: FileSystemFacts {
+            var effectiveUserID: UInt32 { 1000 }
+            var homeDirectory: String? { nil }
+            func facts(at path: String) -> FileFacts? { FileFacts(kind: .regular, mode: 0o600, owner: 1001) }
+            func read(_ path: String, limit: Int) throws(FileReadError) -> [UInt8] { [] }
+            func directoryEntries(at path: String) -> [String]? { nil }
+        }
+        let refused = #expect(throws: CredentialFileRefused.self) {
+            try CredentialFileCheck.check("/etc/beamsync/token", what: "--token-file", environment: ["BEAMPIPE_ENV": "prod"], fileSystem: OtherOwner())
+        }
+        #expect(refused?.message == "--token-file (/etc/beamsync/token): the secret file belongs to uid 1001, not to this process's uid 1000 or root; chown 1000 /etc/beamsync/token")
     }
 }

@@ -107,32 +107,36 @@ final class APITestServer: @unchecked Sendable {
     let port: Int
     let conninfo: String
     let database: String
+    /// The database it runs on (another replica can be started on it).
+    let fresh: FreshDatabase
     let pool: PGPool
     let deps: ServerDependencies
     private let task: Task<Void, any Error>
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, conninfo: String, database: String, pool: PGPool, deps: ServerDependencies, task: Task<Void, any Error>) {
+    private init(port: Int, conninfo: String, fresh: FreshDatabase, pool: PGPool, deps: ServerDependencies, task: Task<Void, any Error>) {
         self.port = port
         self.conninfo = conninfo
-        self.database = database
+        self.database = fresh.name
+        self.fresh = fresh
         self.pool = pool
         self.deps = deps
         self.task = task
     }
 
     static func start(database: FreshDatabase, access: AccessPolicy = AccessPolicy(), limits: ServerLimits = .default,
-                      writesPerSecond: Double = 1000, cacheBytes: Int = 1 << 20,
+                      writesPerSecond: Double = 1000, cacheBytes: Int = 1 << 20, versionCheckInterval: Duration = .seconds(1),
                       wake: @escaping @Sendable () async throws -> Void = {}) async throws -> APITestServer {
         let conninfo = database.url
-        let pool = PGPool(conninfo: conninfo, maxConnections: 4)
+        let pool = PGPool(conninfo: conninfo, overrides: APIDependencies.apiPoolOverrides(applicationName: "api-test"), maxConnections: 4)
         var deps = ServerDependencies(metrics: ControllerMetrics(), secrets: WebhookSecrets(generic: Array("hook".utf8)), wake: wake,
                                       status: { try await pool.withConnection { try await GitOpsStatus.read(conn: $0, leader: true) } },
                                       databaseReady: { true })
         deps.access = access
         deps.limits = limits
-        deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: writesPerSecond, cacheBytes: cacheBytes)
+        deps.api = .standard(conninfo: conninfo, pool: pool, writesPerSecond: writesPerSecond, cacheBytes: cacheBytes,
+                             versionCheckInterval: versionCheckInterval)
         var logger = Logger(label: "api-test")
         // Cancelling the server at the end of a test logs shutdown noise at error level.
         logger.logLevel = .critical
@@ -141,7 +145,7 @@ final class APITestServer: @unchecked Sendable {
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw Curl.CurlFailure(message: "the server did not start") }
-        return APITestServer(port: port, conninfo: conninfo, database: database.name, pool: pool, deps: deps, task: task)
+        return APITestServer(port: port, conninfo: conninfo, fresh: database, pool: pool, deps: deps, task: task)
     }
 
     func stop() async {
@@ -194,6 +198,27 @@ func withAPIServer(access: AccessPolicy = AccessPolicy(), limits: ServerLimits =
             await server.stop()
             throw error
         }
+    }
+}
+
+/// Runs `body` with another replica's server on `server`'s database.
+func withSecondReplica(of server: APITestServer, versionCheckInterval: Duration = .seconds(1),
+                       _ body: (APITestServer) async throws -> Void) async throws {
+    let replica = try await APITestServer.start(database: server.fresh, versionCheckInterval: versionCheckInterval)
+    do {
+        try await body(replica)
+        await replica.stop()
+    } catch {
+        await replica.stop()
+        throw error
+    }
+}
+
+extension APITestServer {
+    /// The names `GET /api/v2/deployment-profiles?project_module=PROJECT` lists.
+    func listedNames(project: String, token: String) async throws -> [String] {
+        try await request("GET", "/api/v2/deployment-profiles?project_module=\(project)", token: token).json()["items"]?
+            .arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
     }
 }
 

@@ -370,4 +370,41 @@ struct ProfileAPITests {
             #expect(try await eventually(2) { try await listed() == ["c2", "c3"] }, "a write by psql is seen once its NOTIFY arrives")
         }
     }
+
+    @Test("a write through one replica reaches another replica's cached list by its announcement after commit")
+    func otherReplicaHearsTheAnnouncement() async throws {
+        try await withAPIServer { writer in
+            // Without its live-version check, the other replica learns of writes only from notifications.
+            try await withSecondReplica(of: writer, versionCheckInterval: .seconds(3600)) { reader in
+                let token = try await writer.token("admin", .admin)
+                _ = try await reader.token("admin2", .admin)
+                #expect(try await reader.listedNames(project: "y", token: token) == [])
+                #expect(try await reader.listedNames(project: "y", token: token) == [], "now cached")
+                for name in ["r1", "r2", "r3"] {
+                    let created = try await writer.request("POST", "/api/v2/deployment-profiles", token: token, body: restProfileJSON(name, project: "y"))
+                    #expect(created.status == 201)
+                }
+                #expect(try await eventually(3) { try await reader.listedNames(project: "y", token: token).sorted() == ["r1", "r2", "r3"] })
+            }
+        }
+    }
+
+    @Test("a write whose announcement never came is seen at the next live-version check, and only then")
+    func lostAnnouncementIsCaughtByTheVersionCheck() async throws {
+        try await withAPIServer { checking in
+            try await withSecondReplica(of: checking, versionCheckInterval: .seconds(3600)) { deaf in
+                let token = try await checking.token("admin", .admin)
+                _ = try await deaf.token("admin2", .admin)
+                #expect(try await checking.listedNames(project: "z", token: token) == [])
+                #expect(try await deaf.listedNames(project: "z", token: token) == [], "both cached empty")
+                // An API session that died between its commit and its announcement.
+                let session = try await PGConnection.connect(conninfo: checking.conninfo, overrides: ProfileChangeNotices.announcedAfterCommit)
+                try await session.query("INSERT INTO daliuge_deployment_profile (name, project_module) VALUES ('lost', 'z')")
+                await session.close()
+                #expect(try await eventually(4) { try await checking.listedNames(project: "z", token: token) == ["lost"] },
+                        "the checking replica reloads within its interval")
+                #expect(try await deaf.listedNames(project: "z", token: token) == [], "a replica that does not check still answers from its cache")
+            }
+        }
+    }
 }

@@ -27,10 +27,13 @@ public struct RenderedProfile: Sendable {
 public struct ProfileService: Sendable {
     public let pool: PGPool
     public let hashes: ProfileHashCache
+    /// Told after every committed write; other replicas' caches hear of it through it.
+    public let announcer: ProfileChangeAnnouncer
 
-    public init(pool: PGPool, hashes: ProfileHashCache = ProfileHashCache()) {
+    public init(pool: PGPool, hashes: ProfileHashCache = ProfileHashCache(), announcer: ProfileChangeAnnouncer? = nil) {
         self.pool = pool
         self.hashes = hashes
+        self.announcer = announcer ?? ProfileChangeAnnouncer(pool: pool)
     }
 
     public func list(_ query: ProfileQuery) async throws -> [UInt8] {
@@ -77,9 +80,14 @@ public struct ProfileService: Sendable {
         return try render(row)
     }
 
+    /// Runs a write and announces it once it committed. The pool's sessions may skip the
+    /// trigger's notification (`ProfileChangeNotices.announcedAfterCommit`); announcing is right
+    /// either way.
     private func writing<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
         do {
-            return try await pool.withConnection(body)
+            let value = try await pool.withConnection(body)
+            announcer.announce()
+            return value
         } catch let error as ProfileWriteError {
             throw ProfileServiceError.write(error)
         }
