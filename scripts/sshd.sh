@@ -146,6 +146,16 @@ start() {
     chmod 644 "$dir/home/.gitconfig"
     chmod 755 "$dir/home"
     [[ $(id -u) -ne 0 ]] || chown "$TEST_USER": "$dir/home" "$dir/home/.gitconfig"
+    if [[ $(id -u) -eq 0 ]]; then
+        # The home could not be moved here (the user still had processes of an earlier run):
+        # make sure the home it has exists, or sshd refuses every login ("Could not chdir").
+        local current_home
+        current_home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+        if [[ "$current_home" != "$dir/home" && -n "$current_home" ]]; then
+            install -d -m 755 -o "$TEST_USER" "$current_home"
+            install -m 644 -o "$TEST_USER" "$dir/home/.gitconfig" "$current_home/.gitconfig"
+        fi
+    fi
 
     key "$dir/ssh_host_ed25519_key" ed25519
     key "$dir/client/id_ed25519" ed25519
