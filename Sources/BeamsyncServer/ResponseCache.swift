@@ -7,8 +7,9 @@ import Hummingbird
 /// `ProfileChangeAnnouncer`); `APIChangeFeed` passes that on as `invalidate()` (and so does its
 /// once-a-second live-version check, should a notification never come), and this server's own
 /// writes invalidate before they answer. A write by another process is therefore seen as soon as
-/// its notification arrives (a few milliseconds after its commit). While the feed's session is down nothing is answered from
-/// here. A response computed across an invalidation is not kept (generations).
+/// its notification arrives (a few milliseconds after its commit). While the feed's session is
+/// down nothing is answered from here. A response computed across an invalidation is not kept
+/// (generations).
 public final class ResponseCache: @unchecked Sendable {
     public let maxBytes: Int
     private let lock = NSLock()

@@ -7,11 +7,13 @@
 /// sends one (coalesced) notification after the commit instead. Every other session (apply,
 /// beampipe, psql) notifies from the trigger as before.
 enum Migration0010 {
+    // Literal text: a migration's checksum is recorded, so it must not follow later renames of
+    // `ProfileChangeNotices` (its tests fail if the two disagree).
     static let sql = """
     CREATE OR REPLACE FUNCTION beamsync_notify_profiles_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF coalesce(current_setting('\(ProfileChangeNotices.setting)', true), '') <> '\(ProfileChangeNotices.afterCommitValue)' THEN
-            PERFORM pg_notify('\(ProfileChangeNotices.channel)', '');
+        IF coalesce(current_setting('beamsync.profile_notices', true), '') <> 'after_commit' THEN
+            PERFORM pg_notify('beamsync_profiles_changed', '');
         END IF;
         RETURN NULL;
     END;

@@ -46,7 +46,7 @@ public final class ProfileChangeAnnouncer: @unchecked Sendable {
         if start { Task { await self.sendUntilCaughtUp() } }
     }
 
-    /// Returns once nothing is being sent (for tests and orderly shutdown).
+    /// Returns once nothing is being sent (for tests).
     public func settled() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = lock.withLock {
