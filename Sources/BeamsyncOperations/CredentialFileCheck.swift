@@ -27,8 +27,8 @@ public enum CredentialFileCheck {
                              fileSystem: any FileSystemFacts = LocalFileSystem()) throws(CredentialFileRefused) {
         guard isProduction(environment) else { return }
         let findings = SecretFileCheck(production: true, fileSystem: fileSystem).check(path: path, variable: flag, kind: "secret")
-        guard let first = findings.first else { return }
-        throw CredentialFileRefused(message: "\(first.message); \(first.fix)"
-            + (findings.count > 1 ? " (and \(findings.count - 1) more: \(findings.dropFirst().map(\.fix).joined(separator: "; ")))" : ""))
+        guard !findings.isEmpty else { return }
+        // Every problem with its fix, so one run shows all that must change.
+        throw CredentialFileRefused(message: findings.map { "\($0.message); \($0.fix)" }.joined(separator: "; also "))
     }
 }

@@ -53,6 +53,10 @@ struct CredentialFileCheckTests {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
         let linked = #expect(throws: CredentialFileRefused.self) { try CredentialFileCheck.check(link, what: "--token-file", environment: production) }
         #expect(linked?.message.contains("is a symbolic link") == true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        let both = #expect(throws: CredentialFileRefused.self) { try CredentialFileCheck.check(link, what: "--token-file", environment: production) }
+        #expect(both?.message.contains("is a symbolic link") == true && both?.message.contains("; also --token-file (\(link)): the secret file is readable or writable by group or others (mode 0644); chmod 600") == true,
+                "every problem is named with its fix: \(both?.message ?? "")")
         #expect(linked?.message.contains("t0ken-value") == false)
         let missing = #expect(throws: CredentialFileRefused.self) {
             try CredentialFileCheck.check(dir.appendingPathComponent("absent").path, what: "--webhook-secret-file", environment: production)
